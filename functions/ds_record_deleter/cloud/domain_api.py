@@ -1,0 +1,247 @@
+"""A small client of the Domain (registrar) API: the three RPC actions this function calls.
+
+RPC style: POST /, every parameter in the query string, empty body. Signed with ACS3-HMAC-SHA256
+(what the current SDK sends) or, as an option, the legacy RPC V1 HMAC-SHA1 signature.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+import requests
+
+from . import signing
+from .credentials import Credentials
+from .errors import OutcomeUnknownError, RetryableError, classify, redact
+from .http import Timeout, retry_after_seconds, send
+
+SERVICE = "Domain"
+DEFAULT_ENDPOINT = "https://domain.aliyuncs.com"
+DEFAULT_VERSION = "2018-01-29"
+SIGNATURE_VERSIONS = ("v3", "v1")
+
+RETRYABLE_CODES = frozenset({"ServiceUnavailable", "SignatureNonceUsed"})
+UNKNOWN_OUTCOME_CODES = frozenset({"InternalError", "InternalServerError", "UnknownError"})
+
+
+@dataclass(frozen=True)
+class SubmittedTask:
+    task_no: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class DsRecord:
+    key_tag: int
+    algorithm: int
+    digest_type: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class DsRecordList:
+    request_id: str
+    records: Tuple[DsRecord, ...]
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    task_no: str
+    task_detail_no: str
+    task_type: str
+    task_status: str
+    task_status_code: int
+    domain_name: str
+    create_time: str
+    update_time: str
+    fail_reason: Optional[str]
+    error_msg: Optional[str]
+    try_count: Optional[int]
+
+
+@dataclass(frozen=True)
+class TaskDetailPage:
+    request_id: str
+    page_num: int
+    page_size: int
+    total_items: int
+    has_next_page: bool
+    details: Tuple[TaskDetail, ...]
+
+
+def endpoint_url(endpoint: str) -> str:
+    """'domain-intl.aliyuncs.com' and 'https://domain-intl.aliyuncs.com/' alike -> a base URL."""
+    endpoint = endpoint.strip().rstrip("/")
+    return endpoint if "://" in endpoint else f"https://{endpoint}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _new_nonce() -> str:
+    return uuid.uuid4().hex
+
+
+class DomainApiClient:
+    def __init__(
+        self,
+        session: requests.Session,
+        credentials: Credentials,
+        *,
+        endpoint: str = DEFAULT_ENDPOINT,
+        version: str = DEFAULT_VERSION,
+        signature_version: str = "v3",
+        timeout: Timeout = (3.05, 10.0),
+        clock: Callable[[], datetime] = _utc_now,
+        nonce: Callable[[], str] = _new_nonce,
+    ) -> None:
+        if signature_version not in SIGNATURE_VERSIONS:
+            raise ValueError(f"signature_version must be one of {SIGNATURE_VERSIONS}")
+        self._session = session
+        self._credentials = credentials
+        self._base_url = endpoint_url(endpoint)
+        self._host = urlsplit(self._base_url).netloc
+        self._version = version
+        self._signature_version = signature_version
+        self._timeout = timeout
+        self._clock = clock
+        self._nonce = nonce
+
+    # --- the actions ----------------------------------------------------------------------
+
+    def save_deleting_ds_task(
+        self, domain: str, key_tag: int, lang: Optional[str] = None, user_client_ip: Optional[str] = None
+    ) -> SubmittedTask:
+        """Submit a deletion task. NOT idempotent: every accepted call creates a task."""
+        action = "SaveSingleTaskForDeletingDSRecord"
+        body = self.call(action, {"DomainName": domain, "KeyTag": key_tag, "Lang": lang,
+                                  "UserClientIp": user_client_ip}, mutating=True)
+        task_no = body.get("TaskNo")
+        if not task_no:
+            # Accepted (2xx) yet no TaskNo: the task may exist, so this is not a clean failure.
+            raise OutcomeUnknownError("MissingTaskNo", "The answer carried no TaskNo", service=SERVICE,
+                                      action=action, request_id=body.get("RequestId"))
+        return SubmittedTask(task_no=task_no, request_id=body.get("RequestId", ""))
+
+    def query_ds_records(self, domain: str, lang: Optional[str] = None) -> DsRecordList:
+        body = self.call("QueryDSRecord", {"DomainName": domain, "Lang": lang}, mutating=False)
+        records = tuple(
+            DsRecord(int(item["KeyTag"]), int(item["Algorithm"]), int(item["DigestType"]), str(item["Digest"]))
+            for item in body.get("DSRecordList") or ()
+        )
+        return DsRecordList(request_id=body.get("RequestId", ""), records=records)
+
+    def query_task_details(
+        self,
+        task_no: str,
+        *,
+        domain: Optional[str] = None,
+        task_status: Optional[int] = None,
+        page_num: int = 1,
+        page_size: int = 100,
+        lang: Optional[str] = None,
+    ) -> TaskDetailPage:
+        body = self.call("QueryTaskDetailList", {
+            "TaskNo": task_no, "DomainName": domain, "TaskStatus": task_status,
+            "PageNum": page_num, "PageSize": page_size, "Lang": lang,
+        }, mutating=False)
+        items = (body.get("Data") or {}).get("TaskDetail") or ()
+        details = tuple(
+            TaskDetail(
+                task_no=item.get("TaskNo", ""), task_detail_no=item.get("TaskDetailNo", ""),
+                task_type=item.get("TaskType", ""), task_status=item.get("TaskStatus", ""),
+                task_status_code=int(item.get("TaskStatusCode", -1)), domain_name=item.get("DomainName", ""),
+                create_time=item.get("CreateTime", ""), update_time=item.get("UpdateTime", ""),
+                fail_reason=item.get("FailReason"), error_msg=item.get("ErrorMsg"),
+                try_count=item.get("TryCount"),
+            )
+            for item in items
+        )
+        return TaskDetailPage(
+            request_id=body.get("RequestId", ""), page_num=int(body.get("CurrentPageNum", page_num)),
+            page_size=int(body.get("PageSize", page_size)), total_items=int(body.get("TotalItemNum", len(details))),
+            has_next_page=bool(body.get("NextPage", False)), details=details,
+        )
+
+    # --- one signed call --------------------------------------------------------------------
+
+    def call(self, action: str, params: Mapping[str, Any], *, mutating: bool) -> dict:
+        """Sign and send one RPC call; the answer's JSON body, or a typed CloudError."""
+        query = {key: str(value) for key, value in params.items() if value is not None}
+        if self._signature_version == "v3":
+            url, headers = self._sign_v3(action, query)
+        else:
+            url, headers = self._sign_v1(action, query)
+        response = send(self._session, "POST", url, headers=headers, body=b"", timeout=self._timeout,
+                        service=SERVICE, action=action, mutating=mutating)
+        return self._read(response, action, mutating)
+
+    def _timestamp(self) -> str:
+        return self._clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _sign_v3(self, action: str, query: Mapping[str, str]) -> tuple[str, dict]:
+        creds = self._credentials
+        headers = {
+            "host": self._host,
+            "x-acs-action": action,
+            "x-acs-version": self._version,
+            "x-acs-date": self._timestamp(),
+            "x-acs-signature-nonce": self._nonce(),
+            "x-acs-content-sha256": signing.EMPTY_SHA256,
+            "accept": "application/json",
+        }
+        if creds.security_token:
+            headers["x-acs-security-token"] = creds.security_token
+        headers["Authorization"] = signing.acs3_authorization(
+            creds.access_key_id, creds.access_key_secret, "POST", "/", query, headers, signing.EMPTY_SHA256
+        )
+        return f"{self._base_url}/?{signing.canonical_query(query)}", headers
+
+    def _sign_v1(self, action: str, query: Mapping[str, str]) -> tuple[str, dict]:
+        creds = self._credentials
+        params = {
+            **query,
+            "Action": action,
+            "Version": self._version,
+            "Format": "JSON",
+            "Timestamp": self._timestamp(),
+            "SignatureNonce": self._nonce(),
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureVersion": "1.0",
+            "AccessKeyId": creds.access_key_id,
+        }
+        if creds.security_token:
+            params["SecurityToken"] = creds.security_token
+        params["Signature"] = signing.rpc_v1_signature(creds.access_key_secret, "POST", params)
+        headers = {"host": self._host, "accept": "application/json"}
+        return f"{self._base_url}/?{signing.canonical_query(params)}", headers
+
+    def _read(self, response: requests.Response, action: str, mutating: bool) -> dict:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            # An answer we cannot read says nothing about whether the call took effect.
+            error_class = OutcomeUnknownError if mutating else RetryableError
+            raise error_class("InvalidResponse", f"HTTP {response.status_code} with a body that is not a JSON object",
+                              service=SERVICE, action=action, http_status=response.status_code)
+        if response.status_code < 400 and "Code" not in body:
+            return body
+        code = str(body.get("Code") or f"HTTP{response.status_code}")
+        error_class = classify(code, response.status_code, retryable_codes=RETRYABLE_CODES,
+                               unknown_codes=UNKNOWN_OUTCOME_CODES, mutating=mutating)
+        raise error_class(
+            code,
+            redact(str(body.get("Message", "")), self._credentials.secrets()),
+            service=SERVICE,
+            action=action,
+            request_id=body.get("RequestId") or response.headers.get("x-acs-request-id"),
+            http_status=response.status_code,
+            retry_after_seconds=retry_after_seconds(response),
+        )
+

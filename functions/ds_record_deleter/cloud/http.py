@@ -1,0 +1,72 @@
+"""The one pooled HTTP session an instance shares, and transport failures as typed errors."""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Tuple
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from .errors import OutcomeUnknownError, RetryableError
+
+Timeout = Tuple[float, float]  # (connect, read) seconds
+
+
+def new_session(pool_size: int) -> requests.Session:
+    """Keep-alive connections for as many calls as a batch keeps in flight. The adapter never
+    retries by itself: whether a retry is safe is decided above, by what the error means."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout: Timeout,
+    service: str,
+    action: str,
+    mutating: bool,
+) -> requests.Response:
+    """Send one request. A failure before the request left is retryable; after it left, the
+    outcome of a mutating call is unknown."""
+    after_sending = OutcomeUnknownError if mutating else RetryableError
+    try:
+        return session.request(method, url, headers=dict(headers), data=body, timeout=timeout,
+                               allow_redirects=False)
+    except requests.ConnectTimeout:
+        raise RetryableError("ConnectTimeout", "Connecting to the service timed out",
+                             service=service, action=action) from None
+    except requests.ConnectionError as error:
+        if _never_connected(error):
+            raise RetryableError("ConnectionRefused", "The service refused the connection",
+                                 service=service, action=action) from None
+        raise after_sending("ConnectionLost", "The connection broke after the request was sent",
+                            service=service, action=action) from None
+    except requests.Timeout:
+        raise after_sending("ReadTimeout", f"No answer within {timeout[1]:g} s of sending",
+                            service=service, action=action) from None
+    except requests.RequestException as error:
+        raise after_sending("TransportError", type(error).__name__,
+                            service=service, action=action) from None
+
+
+def retry_after_seconds(response: requests.Response) -> Optional[float]:
+    """x-acs-retry-after is in milliseconds; absent, malformed or non-positive means none."""
+    value = response.headers.get("x-acs-retry-after")
+    try:
+        milliseconds = int(value) if value is not None else 0
+    except ValueError:
+        return None
+    return milliseconds / 1000 if milliseconds > 0 else None
