@@ -1,0 +1,101 @@
+"""The emulator's own control API under /__emulator__/ (JSON, no authentication).
+
+GET state | GET, DELETE requests | GET, PUT, DELETE faults | POST reset | POST domains |
+GET, PUT settings | GET credentials. No real Alibaba Cloud API lives under this path.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, Tuple
+
+from .auth import NonceCache
+from .credentials import CredentialStore
+from .domain_params import domain_name
+from .errors import ApiError
+from .faults import FaultInjector
+from .http_types import HttpRequest, Reply
+from .request_log import RequestLog
+from .state import EmulatorState
+
+PREFIX = "/__emulator__/"
+
+
+def json_reply(status: int, body: Any) -> Reply:
+    return Reply(status, json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8"),
+                 {"Content-Type": "application/json;charset=utf-8"})
+
+
+class Admin:
+    """Run-time control of one emulator; the HTTP routes and the Python API share it."""
+
+    def __init__(self, state: EmulatorState, credentials: CredentialStore, nonces: NonceCache,
+                 faults: FaultInjector, requests: RequestLog, account: Dict[str, str]) -> None:
+        self.state = state
+        self.credentials = credentials
+        self.nonces = nonces
+        self.faults = faults
+        self.requests = requests
+        self.account = account
+        self._routes: Dict[Tuple[str, str], Callable[[Any], Any]] = {
+            ("GET", "state"): lambda _: self.state.snapshot(),
+            ("GET", "requests"): lambda _: self.requests.entries(),
+            ("DELETE", "requests"): lambda _: self.requests.clear(),
+            ("GET", "faults"): lambda _: self.faults.describe(),
+            ("PUT", "faults"): self.set_faults,
+            ("DELETE", "faults"): lambda _: self.faults.clear(),
+            ("POST", "reset"): lambda _: self.reset(),
+            ("POST", "domains"): self.put_domain,
+            ("GET", "settings"): lambda _: self.settings(),
+            ("PUT", "settings"): self.change_settings,
+            ("GET", "credentials"): lambda _: self.credentials_view(),
+        }
+
+    def reset(self) -> None:
+        """Back to the seed; forget requests, faults and nonces."""
+        self.state.reset()
+        self.requests.clear()
+        self.faults.clear()
+        self.nonces.clear()
+
+    def set_faults(self, config: Any) -> Dict[str, Any]:
+        if not isinstance(config, dict):
+            raise ValueError("the fault configuration must be a JSON object")
+        self.faults.configure(config)
+        return self.faults.describe()
+
+    def put_domain(self, entry: Any) -> Dict[str, Any]:
+        if not isinstance(entry, dict) or "DomainName" not in entry:
+            raise ValueError('a domain needs at least {"DomainName": ...}')
+        try:
+            domain_name("DomainName", str(entry["DomainName"]))
+        except ApiError as error:
+            raise ValueError(error.message)
+        return self.state.put_domain(entry)
+
+    def settings(self) -> Dict[str, Any]:
+        with self.state.lock:
+            waiting, executing = self.state.domains.task_delays
+        return {"task_delays": {"waiting_seconds": waiting, "executing_seconds": executing}}
+
+    def change_settings(self, body: Any) -> Dict[str, Any]:
+        delays = (body or {}).get("task_delays") if isinstance(body, dict) else None
+        if not isinstance(delays, dict):
+            raise ValueError('settings take {"task_delays": {"waiting_seconds": N, "executing_seconds": N}}')
+        current = self.settings()["task_delays"]
+        self.state.set_task_delays(delays.get("waiting_seconds", current["waiting_seconds"]),
+                                   delays.get("executing_seconds", current["executing_seconds"]))
+        return self.settings()
+
+    def credentials_view(self) -> Dict[str, Any]:
+        return {**self.account, "credentials": [c.as_dict() for c in self.credentials.all()]}
+
+    def handle(self, request: HttpRequest) -> Reply:
+        route = self._routes.get((request.method, request.path[len(PREFIX):].strip("/")))
+        if route is None:
+            return json_reply(404, {"error": f"no admin route {request.method} {request.path}"})
+        try:
+            body = json.loads(request.body) if request.body else None
+            result = route(body)
+        except (ValueError, KeyError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+            return json_reply(400, {"error": str(error)})
+        return json_reply(200, {"ok": True} if result is None else result)

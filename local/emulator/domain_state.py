@@ -1,0 +1,211 @@
+"""Registrar state: domains with their DS records, and the asynchronous tasks that change them.
+
+Not thread-safe by itself: the caller holds EmulatorState's lock. Tasks advance lazily from the
+clock whenever advance() runs (every read does): WAITING_EXECUTE for waiting_seconds, then
+EXECUTING for executing_seconds, then EXECUTE_SUCCESS or EXECUTE_FAILURE. Tasks take effect in
+the order they finish, so of two deletions of one KeyTag the second finds nothing and fails.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from .errors import ApiError
+
+WAITING, EXECUTING, SUCCESS, FAILURE = 0, 1, 2, 3
+STATUS_NAMES = ("WAITING_EXECUTE", "EXECUTING", "EXECUTE_SUCCESS", "EXECUTE_FAILURE")
+# Task type names are not documented for these actions: unverified.
+DELETE_TASK, ADD_TASK = "DELETE_DS_RECORD", "ADD_DS_RECORD"
+TYPE_DESCRIPTIONS = {
+    (DELETE_TASK, "en"): "Delete DS record", (DELETE_TASK, "zh"): "删除DS记录",
+    (ADD_TASK, "en"): "Add DS record", (ADD_TASK, "zh"): "添加DS记录",
+}
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing_time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class DSRecord:
+    key_tag: int
+    algorithm: int
+    digest_type: int
+    digest: str
+
+    @classmethod
+    def from_dict(cls, entry: Dict[str, Any]) -> "DSRecord":
+        return cls(int(entry["KeyTag"]), int(entry["Algorithm"]), int(entry["DigestType"]), str(entry["Digest"]).upper())
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"KeyTag": self.key_tag, "Algorithm": self.algorithm, "DigestType": self.digest_type, "Digest": self.digest}
+
+
+@dataclass
+class Domain:
+    name: str
+    instance_id: str
+    records: List[DSRecord] = field(default_factory=list)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"DomainName": self.name, "InstanceId": self.instance_id, "DSRecords": [r.as_dict() for r in self.records]}
+
+
+@dataclass
+class Task:
+    seq: int
+    task_type: str
+    domain_name: str
+    instance_id: str
+    key_tag: int
+    new_record: Optional[DSRecord]  # what an ADD task adds
+    client_ip: str
+    lang: str
+    created_ms: int
+    starts_ms: int  # leaves WAITING_EXECUTE
+    finishes_ms: int  # reaches its end
+    task_no: str = field(default_factory=lambda: str(uuid.uuid4()))
+    task_detail_no: str = field(default_factory=lambda: str(uuid.uuid4()))
+    status: int = WAITING
+    updated_ms: int = 0
+    result: str = ""
+    fail_reason: str = ""
+
+    def detail(self) -> Dict[str, Any]:
+        return {
+            "TaskNo": self.task_no, "TaskDetailNo": self.task_detail_no, "TaskType": self.task_type,
+            "TaskTypeDescription": TYPE_DESCRIPTIONS[(self.task_type, self.lang)],
+            "TaskStatus": STATUS_NAMES[self.status], "TaskStatusCode": self.status,
+            "TaskResult": self.result, "ErrorMsg": self.fail_reason, "FailReason": self.fail_reason,
+            "TryCount": 1, "DomainName": self.domain_name, "InstanceId": self.instance_id,
+            "CreateTime": beijing_time(self.created_ms), "UpdateTime": beijing_time(self.updated_ms or self.created_ms),
+        }
+
+    def info(self) -> Dict[str, Any]:
+        """The QueryTaskList view of the task (a batch of one)."""
+        return {
+            "TaskNo": self.task_no, "TaskType": self.task_type,
+            "TaskTypeDescription": TYPE_DESCRIPTIONS[(self.task_type, self.lang)],
+            "TaskStatus": STATUS_NAMES[self.status], "TaskStatusCode": self.status, "TaskNum": 1,
+            "CreateTime": beijing_time(self.created_ms), "Clientip": self.client_ip,
+            "TaskCancelStatus": "NOT_CANCEL", "TaskCancelStatusCode": 0,
+        }
+
+    def snapshot(self) -> Dict[str, Any]:
+        record = self.new_record.as_dict() if self.new_record else None
+        return {**self.detail(), "KeyTag": self.key_tag, "NewDSRecord": record, "Clientip": self.client_ip,
+                "CreateTimeMs": self.created_ms}
+
+
+def domain_not_exist() -> ApiError:
+    # Unverified code: what the registrar answers for a domain outside the account.
+    return ApiError(400, "DomainNotExist", "The domain does not exist in this account.")
+
+
+class DomainStore:
+    def __init__(
+        self, domains: Iterable[Dict[str, Any]], task_delays: Tuple[float, float], clock: Callable[[], float]
+    ) -> None:
+        self.domains: Dict[str, Domain] = {}
+        self.tasks: List[Task] = []
+        self._pending: List[Task] = []
+        self._seq = itertools.count(1)
+        self.task_delays = task_delays
+        self._clock = clock
+        for entry in domains:
+            self.put_domain(entry)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def put_domain(self, entry: Dict[str, Any]) -> Domain:
+        name = str(entry["DomainName"]).lower()
+        instance_id = entry.get("InstanceId") or "S" + hashlib.sha1(name.encode()).hexdigest()[:14].upper()
+        domain = Domain(name, instance_id, [DSRecord.from_dict(r) for r in entry.get("DSRecords", [])])
+        self.domains[name] = domain
+        return domain
+
+    def domain(self, name: str) -> Domain:
+        if name not in self.domains:
+            raise domain_not_exist()
+        return self.domains[name]
+
+    # --- tasks ---------------------------------------------------------------------------
+
+    def submit(self, task_type: str, domain_name: str, key_tag: int, client_ip: str, lang: str,
+               new_record: Optional[DSRecord] = None) -> Task:
+        domain = self.domain(domain_name)
+        now = self._now_ms()
+        waiting_ms, executing_ms = (int(seconds * 1000) for seconds in self.task_delays)
+        task = Task(
+            seq=next(self._seq), task_type=task_type, domain_name=domain.name, instance_id=domain.instance_id,
+            key_tag=key_tag, new_record=new_record,
+            client_ip=client_ip, lang=lang, created_ms=now, starts_ms=now + waiting_ms,
+            finishes_ms=now + waiting_ms + executing_ms,
+        )
+        self.tasks.append(task)
+        self._pending.append(task)
+        return task
+
+    def advance(self) -> None:
+        now = self._now_ms()
+        self._pending.sort(key=lambda task: (task.finishes_ms, task.seq))
+        still_pending = []
+        for task in self._pending:
+            if now >= task.finishes_ms:
+                self._finish(task)
+            else:
+                if now >= task.starts_ms and task.status == WAITING:
+                    task.status, task.updated_ms = EXECUTING, task.starts_ms
+                still_pending.append(task)
+        self._pending = still_pending
+
+    def _finish(self, task: Task) -> None:
+        task.updated_ms = task.finishes_ms
+        domain = self.domains.get(task.domain_name)  # may have been replaced or removed meanwhile
+        records = domain.records if domain else []
+        if domain is None:
+            failure = "The domain no longer exists in this account."
+        elif task.task_type == DELETE_TASK:
+            kept = [r for r in records if r.key_tag != task.key_tag]
+            failure = None if len(kept) < len(records) else f"No DS record with KeyTag {task.key_tag} exists."
+            if failure is None:
+                domain.records = kept
+        else:
+            failure = "The DS record already exists." if task.new_record in records else None
+            if failure is None:
+                records.append(task.new_record)
+        if failure is None:
+            task.status, task.result = SUCCESS, "SUCCESS"
+        else:
+            task.status, task.result, task.fail_reason = FAILURE, "FAILURE", failure
+
+    def task_details(self, task_no: str, domain_name: Optional[str] = None, status: Optional[int] = None,
+                     instance_id: Optional[str] = None) -> List[Task]:
+        return [
+            task for task in self.tasks
+            if task.task_no == task_no
+            and (domain_name is None or task.domain_name == domain_name)
+            and (status is None or task.status == status)
+            and (instance_id is None or task.instance_id == instance_id)
+        ]
+
+    def tasks_created_between(self, begin_ms: Optional[int], end_ms: Optional[int]) -> List[Task]:
+        """Newest first."""
+        chosen = [
+            task for task in self.tasks
+            if (begin_ms is None or task.created_ms >= begin_ms) and (end_ms is None or task.created_ms <= end_ms)
+        ]
+        return sorted(chosen, key=lambda task: task.seq, reverse=True)
+
+    def snapshot(self) -> Dict[str, Any]:
+        return {
+            "domains": [domain.as_dict() for domain in self.domains.values()],
+            "tasks": [task.snapshot() for task in self.tasks],
+            "task_delays": {"waiting_seconds": self.task_delays[0], "executing_seconds": self.task_delays[1]},
+        }

@@ -1,0 +1,183 @@
+"""Fault injection: rules that make chosen calls slow, refused, ambiguous or cut off.
+
+Configuration: {"seed": 42, "rules": [{"service": "domain"|"mns"|"*", "action": NAME|"*",
+"fault": F, "rate": 0..1, "times": max firings, "latency_ms": N, "retry_after_ms": N,
+"code": throttling code}]}. Rules are tried in order for each authenticated call: every
+latency rule that fires adds its delay, and the first error rule that fires wins. A seeded
+random generator (under a lock) decides, so a run can be replayed.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from .errors import ApiError
+from .http_types import DROPPED, Reply
+
+NOT_PROCESSED = ("throttling", "unavailable", "internal_error", "drop_before")
+PROCESSED_THEN_FAILED = ("internal_error_after", "drop_after")
+ERROR_FAULTS = NOT_PROCESSED + PROCESSED_THEN_FAILED
+LATENCY_FAULTS = ("latency", "latency_after")
+SERVICES = ("domain", "mns", "*")
+DEFAULT_LATENCY_MS = 1000
+# Throttling answers: code -> (status, message). The Domain API's default is Throttling.User;
+# MNS's is 429 TooManyRequests (its current throttling policy page), QpsLimitExceeded (400)
+# being the older documented code.
+THROTTLING = {
+    "Throttling": (400, "Request was denied due to flow control."),
+    "Throttling.User": (400, "Request was denied due to user flow control."),
+    "Throttling.Api": (400, "Request was denied due to api flow control."),
+    "TooManyRequests": (429, "The request is denied by cluster flow limiter for too many requests."),
+    "QpsLimitExceeded": (400, "The qps limit of the queue is exceeded."),
+}
+DEFAULT_THROTTLING_CODE = {"domain": "Throttling.User", "mns": "TooManyRequests"}
+FAILURE_MESSAGES = {  # (service, code) -> message
+    ("domain", "ServiceUnavailable"): "The request has failed due to a temporary failure of the server.",
+    ("domain", "InternalError"): "The request processing has failed due to some unknown error, exception or failure.",
+    ("mns", "ServiceUnavailable"): "Service is unavailable, please try again later.",
+    ("mns", "InternalError"): "Interal error.",  # sic, as the MNS error table spells it
+}
+
+
+@dataclass
+class FaultRule:
+    service: str
+    action: str
+    fault: str
+    rate: float = 1.0
+    times: Optional[int] = None
+    latency_ms: int = 0
+    retry_after_ms: Optional[int] = None
+    code: Optional[str] = None  # throttling only: which throttling Code to answer
+    fired: int = 0
+
+    @classmethod
+    def from_dict(cls, entry: Dict[str, Any]) -> "FaultRule":
+        unknown = set(entry) - {f for f in cls.__dataclass_fields__ if f != "fired"}
+        if unknown:
+            raise ValueError(f"unknown fault rule keys: {sorted(unknown)}")
+        rule = cls(
+            service=str(entry.get("service", "*")), action=str(entry.get("action", "*")),
+            fault=str(entry.get("fault", "")), rate=float(entry.get("rate", 1.0)),
+            times=None if entry.get("times") is None else int(entry["times"]),
+            latency_ms=int(entry.get("latency_ms", DEFAULT_LATENCY_MS if entry.get("fault") in LATENCY_FAULTS else 0)),
+            retry_after_ms=None if entry.get("retry_after_ms") is None else int(entry["retry_after_ms"]),
+            code=entry.get("code"),
+        )
+        if rule.service not in SERVICES:
+            raise ValueError(f"service must be one of {SERVICES}, not {rule.service!r}")
+        if rule.fault not in ERROR_FAULTS + LATENCY_FAULTS:
+            raise ValueError(f"fault must be one of {ERROR_FAULTS + LATENCY_FAULTS}, not {rule.fault!r}")
+        if not 0.0 <= rule.rate <= 1.0:
+            raise ValueError(f"rate must be within 0..1, not {rule.rate}")
+        if (rule.times is not None and rule.times < 0) or rule.latency_ms < 0:
+            raise ValueError("times and latency_ms must not be negative")
+        if rule.code is not None and (rule.fault != "throttling" or rule.code not in THROTTLING):
+            raise ValueError(f"code is only for throttling rules, one of {sorted(THROTTLING)}")
+        return rule
+
+    def applies_to(self, service: str, action: str) -> bool:
+        return (self.service in ("*", service) and self.action in ("*", action)
+                and (self.times is None or self.fired < self.times))
+
+    @property
+    def is_latency(self) -> bool:
+        return self.fault in LATENCY_FAULTS
+
+
+@dataclass
+class FaultDecision:
+    error: Optional[FaultRule] = None
+    latency_before_ms: int = 0
+    latency_after_ms: int = 0
+    fired: List[str] = field(default_factory=list)  # fault names, in rule order
+
+
+def parse_fault_spec(spec: str) -> Dict[str, Any]:
+    """'service:action:fault:rate[:key=value...]', e.g. domain:*:latency:0.5:latency_ms=300."""
+    parts = spec.split(":")
+    if len(parts) < 4:
+        raise ValueError(f"fault spec {spec!r} is not service:action:fault:rate[:key=value...]")
+    service, action, fault, rate = parts[:4]
+    entry: Dict[str, Any] = {"service": service, "action": action, "fault": fault, "rate": float(rate)}
+    for extra in parts[4:]:
+        key, sep, value = extra.partition("=")
+        if not sep:
+            raise ValueError(f"fault spec option {extra!r} is not key=value")
+        entry[key] = value if key == "code" else int(value)
+    FaultRule.from_dict(entry)  # fail now, with the spec in hand
+    return entry
+
+
+class FaultInjector:
+    def __init__(self, config: Optional[Dict[str, Any]] = None) -> None:
+        self._lock = threading.Lock()
+        self.configure(config)
+
+    def configure(self, config: Optional[Dict[str, Any]]) -> None:
+        """Replace every rule (None or {} clears them)."""
+        config = config or {}
+        rules = [FaultRule.from_dict(entry) for entry in config.get("rules", [])]
+        seed = config.get("seed")
+        with self._lock:
+            self._rules, self._seed, self._random = rules, seed, random.Random(seed)
+
+    def clear(self) -> None:
+        self.configure(None)
+
+    def describe(self) -> Dict[str, Any]:
+        with self._lock:
+            return {"seed": self._seed, "rules": [asdict(rule) for rule in self._rules]}
+
+    def decide(self, service: str, action: str) -> FaultDecision:
+        decision = FaultDecision()
+        with self._lock:
+            for rule in self._rules:
+                if not rule.applies_to(service, action) or (decision.error and not rule.is_latency):
+                    continue
+                if self._random.random() >= rule.rate:
+                    continue
+                rule.fired += 1
+                decision.fired.append(rule.fault)
+                if rule.fault == "latency":
+                    decision.latency_before_ms += rule.latency_ms
+                elif rule.fault == "latency_after":
+                    decision.latency_after_ms += rule.latency_ms
+                else:
+                    decision.error = rule
+        return decision
+
+
+def run_with_faults(
+    decision: FaultDecision, process: Callable[[], Reply], fault_reply: Callable[[FaultRule], Reply]
+) -> Reply:
+    """Process the call as the decision says: delayed, refused, cut off, or failed after the fact."""
+    time.sleep(decision.latency_before_ms / 1000)
+    error = decision.error
+    if error is not None and error.fault == "drop_before":
+        return DROPPED
+    if error is not None and error.fault in NOT_PROCESSED:
+        return fault_reply(error)
+    reply = process()
+    if error is not None and error.fault == "internal_error_after":
+        reply = fault_reply(error)
+    elif error is not None and error.fault == "drop_after":
+        reply = DROPPED
+    time.sleep(decision.latency_after_ms / 1000)
+    return reply
+
+
+def fault_error(rule: FaultRule, service: str) -> ApiError:
+    """The error an error rule answers with, in the service's own codes."""
+    if rule.fault == "throttling":
+        code = rule.code or DEFAULT_THROTTLING_CODE[service]
+        status, message = THROTTLING[code]
+        headers = {}
+        if rule.retry_after_ms is not None and service == "domain":  # an ACS header; MNS has none
+            headers["x-acs-retry-after"] = str(rule.retry_after_ms)
+        return ApiError(status, code, message, headers)
+    status, code = (503, "ServiceUnavailable") if rule.fault == "unavailable" else (500, "InternalError")
+    return ApiError(status, code, FAILURE_MESSAGES[(service, code)])
