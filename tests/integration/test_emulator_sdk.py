@@ -1,0 +1,298 @@
+"""The official SDK clients, unchanged, against the emulator: what works and what is refused."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from alibabacloud_domain20180129 import models as domain_models
+from alibabacloud_domain20180129.client import Client as DomainClient
+from alibabacloud_tea_openapi import utils_models as openapi_models
+from alibabacloud_tea_openapi.exceptions import ClientException
+from mns.account import Account
+from mns.mns_exception import MNSServerException
+from mns.queue import Message
+from mns.topic import TopicMessage
+
+NOTIFICATIONS_TOPIC = "ds-record-deleter-notifications"
+INBOX = "ds-record-deleter-notifications-inbox"
+FOLLOWUP = "ds-record-deleter-followup"
+SIGNATURES = {"V3": None, "V1": "v2"}  # Config.signature_algorithm: None is ACS3-HMAC-SHA256
+
+
+def domain_client(emulator, credential, signature="V3") -> DomainClient:
+    config = openapi_models.Config(
+        access_key_id=credential["AccessKeyId"], access_key_secret=credential["AccessKeySecret"],
+        security_token=credential.get("SecurityToken"), endpoint=emulator.url.split("://", 1)[1],
+        protocol="http", signature_algorithm=SIGNATURES[signature],
+    )
+    return DomainClient(config)
+
+
+def mns_account(emulator, credential) -> Account:
+    return Account(emulator.url, credential["AccessKeyId"], credential["AccessKeySecret"],
+                   credential.get("SecurityToken", ""))
+
+
+def delete_ds(client, domain, key_tag) -> str:
+    request = domain_models.SaveSingleTaskForDeletingDSRecordRequest(domain_name=domain, key_tag=key_tag)
+    return client.save_single_task_for_deleting_dsrecord(request).body.task_no
+
+
+def task_detail(client, task_no):
+    request = domain_models.QueryTaskDetailListRequest(task_no=task_no, page_num=1, page_size=10)
+    details = client.query_task_detail_list(request).body.data.task_detail
+    assert len(details) == 1
+    return details[0]
+
+
+def ds_records(client, domain):
+    request = domain_models.QueryDSRecordRequest(domain_name=domain)
+    return client.query_dsrecord(request).body.dsrecord_list
+
+
+def domain_error(call) -> ClientException:
+    with pytest.raises(ClientException) as caught:
+        call()
+    return caught.value
+
+
+def mns_error(call) -> MNSServerException:
+    with pytest.raises(MNSServerException) as caught:
+        call()
+    return caught.value
+
+
+def credential_kinds(emulator):
+    return {"sts": emulator.sts_credentials, "plain": emulator.access_key}
+
+
+# --- Domain API: the happy path, with every signature style and credential kind -------------
+
+@pytest.mark.parametrize("signature", ["V3", "V1"])
+@pytest.mark.parametrize("kind", ["sts", "plain"])
+def test_delete_runs_to_success_then_the_record_is_gone(emulator, signature, kind):
+    client = domain_client(emulator, credential_kinds(emulator)[kind], signature)
+    assert [r.key_tag for r in ds_records(client, "example.net")] == [31589]
+
+    task_no = delete_ds(client, "example.net", 31589)
+    detail = task_detail(client, task_no)
+
+    assert (detail.task_status, detail.task_status_code) == ("EXECUTE_SUCCESS", 2)
+    assert detail.domain_name == "example.net" and detail.try_count == 1
+    assert detail.fail_reason == ""
+    assert ds_records(client, "example.net") == []
+
+
+@pytest.mark.parametrize("signature", ["V3", "V1"])
+def test_deleting_a_missing_key_tag_ends_in_failure_with_a_reason(emulator, signature):
+    client = domain_client(emulator, emulator.sts_credentials, signature)
+    detail = task_detail(client, delete_ds(client, "example.net", 999))
+    assert (detail.task_status, detail.task_status_code) == ("EXECUTE_FAILURE", 3)
+    assert "999" in detail.fail_reason and detail.error_msg
+    assert [r.key_tag for r in ds_records(client, "example.net")] == [31589]
+
+
+def test_one_deletion_removes_every_record_under_the_key_tag(emulator):
+    client = domain_client(emulator, emulator.access_key)
+    assert len(ds_records(client, "example.com")) == 2  # SHA-1 and SHA-256 digests of one key
+    assert task_detail(client, delete_ds(client, "example.com", 2371)).task_status == "EXECUTE_SUCCESS"
+    assert ds_records(client, "example.com") == []
+
+
+def test_records_come_back_with_integer_fields(emulator):
+    records = ds_records(domain_client(emulator, emulator.access_key), "example.org")
+    assert sorted((r.key_tag, r.algorithm, r.digest_type) for r in records) == [(12345, 13, 2), (54321, 13, 2)]
+    assert all(len(r.digest) == 64 for r in records)
+
+
+def test_each_accepted_deletion_is_a_new_task(emulator):
+    client = domain_client(emulator, emulator.access_key)
+    first, second = delete_ds(client, "example.org", 12345), delete_ds(client, "example.org", 12345)
+    assert first != second
+    assert task_detail(client, first).task_status == "EXECUTE_SUCCESS"
+    assert task_detail(client, second).task_status == "EXECUTE_FAILURE"  # nothing left to delete
+
+
+def test_a_task_waits_then_executes_then_ends(emulator):
+    requests.put(f"{emulator.url}/__emulator__/settings", timeout=5,
+                 json={"task_delays": {"waiting_seconds": 0.4, "executing_seconds": 0.4}}).raise_for_status()
+    client = domain_client(emulator, emulator.sts_credentials)
+    task_no = delete_ds(client, "example.org", 54321)
+    seen = []
+    deadline = time.monotonic() + 10
+    while not seen or seen[-1] not in ("EXECUTE_SUCCESS", "EXECUTE_FAILURE"):
+        assert time.monotonic() < deadline
+        status = task_detail(client, task_no).task_status
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        time.sleep(0.05)
+    assert seen == ["WAITING_EXECUTE", "EXECUTING", "EXECUTE_SUCCESS"]
+
+
+def test_task_list_is_newest_first_and_pages(emulator):
+    client = domain_client(emulator, emulator.access_key, "V1")
+    task_nos = [delete_ds(client, "example.org", tag) for tag in (12345, 54321, 1)]
+    request = domain_models.QueryTaskListRequest(page_num=1, page_size=2)
+    body = client.query_task_list(request).body
+    assert [info.task_no for info in body.data.task_info] == task_nos[::-1][:2]
+    assert (body.total_item_num, body.total_page_num, body.next_page, body.pre_page) == (3, 2, True, False)
+    assert body.data.task_info[0].task_type == "DELETE_DS_RECORD"
+
+
+# --- Domain API: refusals ---------------------------------------------------------------
+
+@pytest.mark.parametrize("signature", ["V3", "V1"])
+def test_a_wrong_secret_is_signature_does_not_match(emulator, signature):
+    wrong = {**emulator.sts_credentials, "AccessKeySecret": "not-the-secret"}
+    error = domain_error(lambda: ds_records(domain_client(emulator, wrong, signature), "example.com"))
+    assert (error.code, error.status_code) == ("SignatureDoesNotMatch", 400)
+    assert "server string to sign is:" in error.message
+
+
+@pytest.mark.parametrize("signature", ["V3", "V1"])
+def test_an_unknown_access_key_is_not_found(emulator, signature):
+    stranger = {"AccessKeyId": "LTAI5tNobodyKnowsMe", "AccessKeySecret": "whatever"}
+    error = domain_error(lambda: ds_records(domain_client(emulator, stranger, signature), "example.com"))
+    assert (error.code, error.status_code) == ("InvalidAccessKeyId.NotFound", 404)
+
+
+@pytest.mark.parametrize("signature", ["V3", "V1"])
+def test_an_expired_sts_triple_is_refused(emulator, signature):
+    expired = next(c for c in emulator.credentials if c["AccessKeyId"] == "STS.NEmulatorExpiredKey01")
+    error = domain_error(lambda: ds_records(domain_client(emulator, expired, signature), "example.com"))
+    assert error.code == "InvalidSecurityToken.Expired"
+
+
+@pytest.mark.parametrize("signature", ["V3", "V1"])
+def test_a_wrong_token_is_refused(emulator, signature):
+    wrong = {**emulator.sts_credentials, "SecurityToken": "CAIS+SomebodyElsesToken=="}
+    error = domain_error(lambda: ds_records(domain_client(emulator, wrong, signature), "example.com"))
+    assert error.code == "InvalidSecurityToken.MismatchWithAccessKey"
+
+
+def test_an_sts_key_without_its_token_is_refused(emulator):
+    without = {k: v for k, v in emulator.sts_credentials.items() if k != "SecurityToken"}
+    error = domain_error(lambda: ds_records(domain_client(emulator, without), "example.com"))
+    assert error.code == "MissingSecurityToken"
+
+
+def test_a_missing_key_tag_is_missing_parameter(emulator):
+    client = domain_client(emulator, emulator.access_key)
+    request = domain_models.SaveSingleTaskForDeletingDSRecordRequest(domain_name="example.com")
+    error = domain_error(lambda: client.save_single_task_for_deleting_dsrecord(request))
+    assert (error.code, error.status_code) == ("MissingParameter", 400)
+    assert '"KeyTag"' in error.message
+
+
+@pytest.mark.parametrize("domain, key_tag, named", [
+    ("example.com", 70000, "KeyTag"),
+    ("example.com", -1, "KeyTag"),
+    ("not a domain", 2371, "DomainName"),
+    ("localhost", 2371, "DomainName"),
+    ("-bad-.com", 2371, "DomainName"),
+])
+def test_invalid_parameters_are_named(emulator, domain, key_tag, named):
+    client = domain_client(emulator, emulator.access_key)
+    error = domain_error(lambda: delete_ds(client, domain, key_tag))
+    assert (error.code, error.status_code) == ("InvalidParameter", 400)
+    assert named in error.message
+
+
+def test_nothing_is_created_by_refused_calls(emulator):
+    client = domain_client(emulator, emulator.access_key)
+    domain_error(lambda: delete_ds(client, "example.com", 70000))
+    domain_error(lambda: delete_ds(client, "unknown-domain.com", 1))
+    assert requests.get(f"{emulator.url}/__emulator__/state", timeout=5).json()["tasks"] == []
+
+
+def test_a_domain_outside_the_account_is_refused(emulator):
+    error = domain_error(lambda: delete_ds(domain_client(emulator, emulator.access_key), "elsewhere.com", 1))
+    assert error.code == "DomainNotExist"
+
+
+# --- MNS ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["sts", "plain"])
+def test_a_published_message_reaches_the_subscribed_queue(emulator, kind):
+    account = mns_account(emulator, credential_kinds(emulator)[kind])
+    published = account.get_topic(NOTIFICATIONS_TOPIC).publish_message(
+        TopicMessage('{"task": "e893148f", "note": "<&>"}', "deleted"))
+    inbox = account.get_queue(INBOX)
+    inbox.set_encoding(False)  # a SIMPLIFIED subscription delivers the raw body
+
+    received = inbox.receive_message(1)
+
+    assert received.message_body == '{"task": "e893148f", "note": "<&>"}'
+    assert received.message_body_md5 == published.message_body_md5
+    assert received.dequeue_count == 1
+    inbox.delete_message(received.receipt_handle)
+    assert mns_error(lambda: inbox.receive_message(0)).type == "MessageNotExist"
+
+
+def test_a_delayed_message_is_invisible_until_its_delay_passes(emulator):
+    queue = mns_account(emulator, emulator.sts_credentials).get_queue(FOLLOWUP)
+    queue.send_message(Message("later", delay_seconds=1))
+    sent_at = time.monotonic()
+
+    assert mns_error(lambda: queue.receive_message(0)).type == "MessageNotExist"
+    received = queue.receive_message(5)  # long polling wakes when the delay ends
+
+    assert received.message_body == b"later"  # the SDK base64-encodes queue messages by default
+    assert time.monotonic() - sent_at >= 0.9
+
+
+def test_a_received_message_stays_invisible_until_deleted(emulator):
+    queue = mns_account(emulator, emulator.access_key).get_queue(FOLLOWUP)
+    queue.send_message(Message("once"))
+    first = queue.receive_message(0)
+    assert mns_error(lambda: queue.receive_message(0)).type == "MessageNotExist"
+    queue.delete_message(first.receipt_handle)
+    assert mns_error(lambda: queue.delete_message(first.receipt_handle)).type == "ReceiptHandleError"
+
+
+def test_a_made_up_receipt_handle_is_refused(emulator):
+    queue = mns_account(emulator, emulator.access_key).get_queue(FOLLOWUP)
+    assert mns_error(lambda: queue.delete_message("1-0123456789abcdef")).type == "ReceiptHandleError"
+
+
+def test_a_wrong_mns_secret_is_signature_does_not_match(emulator):
+    wrong = {**emulator.access_key, "AccessKeySecret": "not-the-secret"}
+    topic = mns_account(emulator, wrong).get_topic(NOTIFICATIONS_TOPIC)
+    assert mns_error(lambda: topic.publish_message(TopicMessage("x"))).type == "SignatureDoesNotMatch"
+
+
+def test_an_unknown_mns_key_is_invalid_access_key_id(emulator):
+    stranger = {"AccessKeyId": "LTAI5tNobodyKnowsMe", "AccessKeySecret": "whatever"}
+    topic = mns_account(emulator, stranger).get_topic(NOTIFICATIONS_TOPIC)
+    assert mns_error(lambda: topic.publish_message(TopicMessage("x"))).type == "InvalidAccessKeyId"
+
+
+@pytest.mark.parametrize("change", [
+    {"SecurityToken": "CAIS+SomebodyElsesToken=="},  # wrong
+    {"SecurityToken": ""},  # missing
+])
+def test_a_bad_mns_token_is_access_denied(emulator, change):
+    topic = mns_account(emulator, {**emulator.sts_credentials, **change}).get_topic(NOTIFICATIONS_TOPIC)
+    assert mns_error(lambda: topic.publish_message(TopicMessage("x"))).type == "AccessDenied"
+
+
+def test_an_expired_mns_token_is_access_denied(emulator):
+    expired = next(c for c in emulator.credentials if c["AccessKeyId"] == "STS.NEmulatorExpiredKey01")
+    topic = mns_account(emulator, expired).get_topic(NOTIFICATIONS_TOPIC)
+    error = mns_error(lambda: topic.publish_message(TopicMessage("x")))
+    assert error.type == "AccessDenied" and "expired" in error.message
+
+
+def test_unknown_topic_and_queue(emulator):
+    account = mns_account(emulator, emulator.access_key)
+    assert mns_error(lambda: account.get_topic("no-such-topic").publish_message(TopicMessage("x"))).type == "TopicNotExist"
+    assert mns_error(lambda: account.get_queue("no-such-queue").send_message(Message("x"))).type == "QueueNotExist"
+
+
+def test_a_message_over_64_kib_is_refused_and_one_at_the_limit_is_not(emulator):
+    topic = mns_account(emulator, emulator.access_key).get_topic(NOTIFICATIONS_TOPIC)
+    error = mns_error(lambda: topic.publish_message(TopicMessage("x" * 65537)))
+    assert error.type == "InvalidArgument" and "65536" in error.message
+    assert topic.publish_message(TopicMessage("x" * 65536)).message_id
+
