@@ -1,0 +1,323 @@
+"""template.yml describes everything the function needs, wired together and least-privileged.
+
+The template is plain YAML (long-form intrinsics only), so it is read with yaml.safe_load: a
+`!Ref` short tag would already fail here.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+import yaml
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yml"
+
+PSEUDO_PARAMETERS = {
+    "ALIYUN::StackName", "ALIYUN::StackId", "ALIYUN::Region", "ALIYUN::AccountId",
+    "ALIYUN::TenantId", "ALIYUN::ResourceGroupId", "ALIYUN::NoValue", "ALIYUN::Index",
+}
+# Fn::GetAtt attributes per resource type, from the ROS resource specification (ROS CDK).
+ATTRIBUTES = {
+    "ALIYUN::FC3::Function": {"ARN", "FunctionId", "FunctionName"},
+    "ALIYUN::FC3::LayerVersion": {"LayerVersionArn", "LayerName", "Version", "Acl", "CodeSize",
+                                  "CompatibleRuntime", "CreateTime", "Description", "License"},
+    "ALIYUN::FC3::Trigger": {"FunctionName", "TriggerId", "TriggerName", "UrlInternet", "UrlIntranet"},
+    "ALIYUN::MNS::Topic": {"TopicName", "TopicUrl", "ARN.WithSlash"},
+    "ALIYUN::MNS::Queue": {"QueueName", "QueueUrl", "ARN.WithSlash"},
+    "ALIYUN::RAM::Role": {"Arn", "RoleId", "RoleName"},
+}
+# Every variable the function reads (deleter/settings.py and the triggers).
+FUNCTION_ENVIRONMENT = {
+    "NOTIFY_TOPIC", "DOMAIN_API_ENDPOINT", "DOMAIN_API_VERSION", "MNS_ENDPOINT", "MAX_CONCURRENCY",
+    "WEBHOOK_SECRET", "ALLOWED_DOMAINS", "REDIS_URL", "LOG_LEVEL",
+}
+# What the code calls, and nothing else.
+RUNTIME_ACTIONS = {"domain:QueryDSRecord", "domain:QueryDomainTask", "domain:DnsSecSetting", "mns:PublishMessage"}
+NOTIFY_MESSAGES_ARN = "acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/topics/${NotifyTopic.TopicName}/messages"
+SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+@pytest.fixture(scope="module")
+def template() -> Dict[str, Any]:
+    return yaml.safe_load(TEMPLATE_PATH.read_text(encoding="utf-8"))
+
+
+def resources_of(template: dict, type_name: str) -> Dict[str, dict]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == type_name}
+
+
+def only(template: dict, type_name: str) -> dict:
+    found = resources_of(template, type_name)
+    assert len(found) == 1, f"expected one {type_name}, found {sorted(found)}"
+    return next(iter(found.values()))["Properties"]
+
+
+def triggers(template: dict) -> Dict[str, dict]:
+    """Trigger type -> properties; each type must appear once."""
+    found: Dict[str, dict] = {}
+    for name, resource in resources_of(template, "ALIYUN::FC3::Trigger").items():
+        kind = resource["Properties"]["TriggerType"]
+        assert kind not in found, f"two {kind} triggers"
+        found[kind] = resource["Properties"]
+    return found
+
+
+def intrinsics(node: Any, name: str) -> Iterator[Any]:
+    """Every argument of the intrinsic function `name` anywhere below node."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == name:
+                yield value
+            yield from intrinsics(value, name)
+    elif isinstance(node, list):
+        for item in node:
+            yield from intrinsics(item, name)
+
+
+def sub_strings(node: Any) -> Iterator[str]:
+    for argument in intrinsics(node, "Fn::Sub"):
+        yield argument[0] if isinstance(argument, list) else argument
+
+
+def policy_statements(role: dict) -> List[dict]:
+    return [statement for policy in role["Properties"].get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_format_version(template):
+    assert template["ROSTemplateFormatVersion"] == "2015-09-01"
+    assert "Transform" not in template  # the Funcraft transform rejects python3.9+
+
+
+def test_runtime_handler_and_initializer(template):
+    function = only(template, "ALIYUN::FC3::Function")
+    assert function["Runtime"] == "python3.10"
+    assert function["Handler"] == "index.handler"
+    assert function["InstanceLifecycleConfig"]["Initializer"]["Handler"] == "index.initialize"
+    assert function["FunctionName"] == {"Ref": "FunctionName"}
+    assert function["MemorySize"] == {"Ref": "MemorySize"} and function["Timeout"] == {"Ref": "Timeout"}
+
+
+def test_function_uses_the_layer_and_the_role(template):
+    function = only(template, "ALIYUN::FC3::Function")
+    assert function["Layers"] == [{"Fn::GetAtt": ["Layer", "LayerVersionArn"]}]
+    assert template["Resources"]["Layer"]["Type"] == "ALIYUN::FC3::LayerVersion"
+    assert template["Resources"]["Layer"]["Properties"]["CompatibleRuntime"] == ["python3.10"]
+    assert function["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+    trust = template["Resources"]["FunctionRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"]["Service"] for s in trust] == [["fc.aliyuncs.com"]]
+
+
+def test_code_and_layer_come_from_the_built_zips_on_oss(template):
+    function = only(template, "ALIYUN::FC3::Function")
+    layer = only(template, "ALIYUN::FC3::LayerVersion")
+    assert function["Code"] == {"OssBucketName": {"Ref": "CodeBucket"}, "OssObjectName": {"Ref": "FunctionCodeObject"}}
+    assert layer["Code"] == {"OssBucketName": {"Ref": "CodeBucket"}, "OssObjectName": {"Ref": "LayerCodeObject"}}
+    parameters = template["Parameters"]
+    assert parameters["FunctionCodeObject"]["Default"].endswith("function.zip")
+    assert parameters["LayerCodeObject"]["Default"].endswith("layer.zip")
+
+
+def test_every_variable_the_function_reads_is_set(template):
+    environment = only(template, "ALIYUN::FC3::Function")["EnvironmentVariables"]
+    missing = FUNCTION_ENVIRONMENT - environment.keys()
+    assert not missing, f"not set: {sorted(missing)}"
+    assert all(environment[name] is not None for name in FUNCTION_ENVIRONMENT)
+    assert environment["LOG_LEVEL"] == "INFO"
+    assert environment["NOTIFY_TOPIC"] == {"Fn::GetAtt": ["NotifyTopic", "TopicName"]}
+    assert environment["DOMAIN_API_ENDPOINT"] == {"Fn::Sub": "https://${DomainApiEndpoint}"}
+    assert environment["DOMAIN_API_VERSION"] == {"Ref": "DomainApiVersion"}
+    assert environment["MNS_ENDPOINT"] == {"Fn::Sub": "https://${ALIYUN::AccountId}.mns.${ALIYUN::Region}.aliyuncs.com"}
+    assert environment["WEBHOOK_SECRET"] == {"Ref": "WebhookSecret"}
+    assert environment["ALLOWED_DOMAINS"] == {"Ref": "AllowedDomains"}
+    assert environment["REDIS_URL"] == {"Ref": "RedisUrl"}
+
+
+def test_the_function_accepts_the_environment_the_defaults_produce(template):
+    """Resolve the environment with every parameter at its default, then let the function's own
+    settings reader judge it: a malformed endpoint or an out-of-range number fails here."""
+    settings = pytest.importorskip("deleter.settings")
+    fake = {"ALIYUN::Region": "cn-hangzhou", "ALIYUN::AccountId": "1234567890123456",
+            "WebhookSecret": "s" * 32, "CodeBucket": "bucket"}
+
+    def value(name: str) -> str:
+        if name in fake:
+            return fake[name]
+        if "." in name:  # Resource.Attribute: the name property the attribute echoes
+            resource, attribute = name.split(".", 1)
+            return resolve(template["Resources"][resource]["Properties"][attribute])
+        return str(template["Parameters"][name]["Default"])
+
+    def resolve(node: Any) -> str:
+        if isinstance(node, str):
+            return node
+        if "Ref" in node:
+            return value(node["Ref"])
+        if "Fn::GetAtt" in node:
+            return value(".".join(node["Fn::GetAtt"]))
+        if "Fn::Sub" in node:
+            return SUB_VARIABLE.sub(lambda m: value(m.group(1)), node["Fn::Sub"])
+        raise AssertionError(f"unexpected intrinsic {node}")
+
+    environment = {name: resolve(v) for name, v in only(template, "ALIYUN::FC3::Function")["EnvironmentVariables"].items()}
+    parsed = settings.Settings.from_environ(environment)
+    assert parsed.notify_topic == "ds-record-deleter-notifications"
+    assert parsed.domain_api_endpoint == "https://domain.aliyuncs.com"
+    assert parsed.mns_endpoint == "https://1234567890123456.mns.cn-hangzhou.aliyuncs.com"
+    assert parsed.max_concurrency == 8
+
+
+def test_the_four_trigger_types_exist_on_this_function(template):
+    found = triggers(template)
+    assert set(found) == {"http", "timer", "eventbridge", "mns_topic"}
+    for properties in found.values():
+        assert properties["FunctionName"] == {"Fn::GetAtt": ["Function", "FunctionName"]}
+        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,127}", properties["TriggerName"])
+
+
+def test_http_trigger_is_anonymous_post_only(template):
+    config = triggers(template)["http"]["TriggerConfig"]
+    assert config["authType"] == "anonymous"  # the function checks its own HMAC signature
+    assert config["methods"] == ["POST"]
+
+
+def test_timer_trigger_is_configurable_and_off_by_default(template):
+    config = triggers(template)["timer"]["TriggerConfig"]
+    assert config == {"cronExpression": {"Ref": "TimerCron"}, "enable": {"Ref": "TimerEnabled"},
+                      "payload": {"Ref": "TimerPayload"}}
+    parameters = template["Parameters"]
+    assert len(parameters["TimerCron"]["Default"].split()) == 6  # seconds first
+    assert re.fullmatch(parameters["TimerCron"]["AllowedPattern"], parameters["TimerCron"]["Default"])
+    assert parameters["TimerEnabled"]["Default"] is False
+    payload = json.loads(parameters["TimerPayload"]["Default"])
+    assert isinstance(payload, dict) and payload["DomainName"] and isinstance(payload["KeyTag"], int)
+
+
+def test_queue_trigger_streams_batches_and_decodes_explicitly(template):
+    config = triggers(template)["eventbridge"]["TriggerConfig"]
+    source = config["eventSourceConfig"]
+    assert source["eventSourceType"] == "MNS"
+    mns = source["eventSourceParameters"]["sourceMNSParameters"]
+    assert "IsBase64Decode" in mns and mns["IsBase64Decode"] is True
+    assert mns["QueueName"] == {"Fn::GetAtt": ["RequestQueue", "QueueName"]}
+    assert mns["RegionId"] == {"Ref": "ALIYUN::Region"}
+    run = config["runOptions"]
+    assert run["mode"] == "event-streaming"
+    assert run["batchWindow"] == {"CountBasedWindow": 10, "TimeBasedWindow": 5}
+    assert run["retryStrategy"]["PushRetryStrategy"] == "BACKOFF_RETRY"
+    assert run["errorsTolerance"] == "NONE"
+    assert template["Resources"]["RequestQueue"]["Properties"]["QueueName"] == {"Ref": "RequestQueueName"}
+
+
+def test_topic_trigger_uses_json_and_its_own_invocation_role(template):
+    trigger = triggers(template)["mns_topic"]
+    assert trigger["TriggerConfig"]["notifyContentFormat"] == "JSON"  # every delivery carries a MessageId
+    assert trigger["InvocationRole"] == {"Fn::GetAtt": ["MnsInvokeRole", "Arn"]}
+    role = template["Resources"]["MnsInvokeRole"]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"]["Service"] for s in trust] == [["mns.aliyuncs.com"]]
+    statements = policy_statements(role)
+    assert [as_list(s["Action"]) for s in statements] == [["fc:InvokeFunction"]]
+    assert as_list(statements[0]["Resource"]) == [
+        {"Fn::Sub": "acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:functions/${Function.FunctionName}"}]
+
+
+def test_topic_trigger_listens_to_the_request_topic_never_the_notification_topic(template):
+    source = triggers(template)["mns_topic"]["SourceArn"]
+    assert source == {"Fn::Sub": "acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/topics/${RequestTopic.TopicName}"}
+    assert "NotifyTopic" not in json.dumps(source)
+    request = template["Resources"]["RequestTopic"]["Properties"]["TopicName"]
+    notify = template["Resources"]["NotifyTopic"]["Properties"]["TopicName"]
+    assert request == {"Ref": "RequestTopicName"} and notify == {"Ref": "NotifyTopicName"}
+    parameters = template["Parameters"]
+    assert parameters["RequestTopicName"]["Default"] != parameters["NotifyTopicName"]["Default"]
+    # ...and the stack refuses equal names at creation time.
+    asserted = [a["Assert"] for rule in template["Rules"].values() for a in rule["Assertions"]]
+    assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "NotifyTopicName"}, {"Ref": "RequestTopicName"}]}]} in asserted
+
+
+def test_notification_topic_accepts_the_largest_message(template):
+    assert template["Resources"]["NotifyTopic"]["Properties"]["MaximumMessageSize"] == 65536
+
+
+def test_secrets_are_hidden_and_the_webhook_secret_is_required(template):
+    parameters = template["Parameters"]
+    for name in ("WebhookSecret", "RedisUrl"):
+        assert parameters[name].get("NoEcho") is True, name
+    assert "Default" not in parameters["WebhookSecret"]
+    assert parameters["WebhookSecret"]["MinLength"] >= 32
+    assert parameters["RedisUrl"]["Default"] == ""  # empty: the in-memory idempotency store
+    assert parameters["AllowedDomains"]["Default"] == ""  # empty: any domain in the account
+
+
+def test_domain_api_parameters(template):
+    parameters = template["Parameters"]
+    assert parameters["DomainApiEndpoint"]["AllowedValues"] == ["domain.aliyuncs.com", "domain-intl.aliyuncs.com"]
+    assert parameters["DomainApiEndpoint"]["Default"] == "domain.aliyuncs.com"
+    assert parameters["DomainApiVersion"]["Default"] == "2018-01-29"
+
+
+def test_function_role_allows_exactly_the_actions_the_code_calls(template):
+    statements = policy_statements(template["Resources"]["FunctionRole"])
+    assert all(s["Effect"] == "Allow" for s in statements)
+    actions = [action for s in statements for action in as_list(s["Action"])]
+    assert not [a for a in actions if "*" in a], "wildcard action"
+    assert set(actions) == RUNTIME_ACTIONS
+    assert len(actions) == len(set(actions))
+    assert "FullAccess" not in TEMPLATE_PATH.read_text(encoding="utf-8")
+    assert not resources_of(template, "ALIYUN::RAM::AttachPolicyToRole")
+
+
+def test_each_action_is_scoped_to_what_it_touches(template):
+    scope = {}
+    for statement in policy_statements(template["Resources"]["FunctionRole"]):
+        for action in as_list(statement["Action"]):
+            scope[action] = as_list(statement["Resource"])
+    assert scope["mns:PublishMessage"] == [{"Fn::Sub": NOTIFY_MESSAGES_ARN}]
+    assert scope["domain:DnsSecSetting"] == [{"Fn::Sub": "acs:domain:*:${ALIYUN::AccountId}:domain/*"}]
+    # Only these two have no resource-level authorisation.
+    assert scope["domain:QueryDSRecord"] == scope["domain:QueryDomainTask"] == ["*"]
+
+
+def test_every_ref_and_getatt_names_something_that_exists(template):
+    parameters, resources = set(template["Parameters"]), template["Resources"]
+    for name in intrinsics(template, "Ref"):
+        assert name in parameters or name in resources or name in PSEUDO_PARAMETERS, f"Ref {name}"
+    for target in intrinsics(template, "Fn::GetAtt"):
+        resource, attribute = target
+        assert resource in resources, f"Fn::GetAtt {target}"
+        assert attribute in ATTRIBUTES[resources[resource]["Type"]], f"Fn::GetAtt {target}"
+
+
+def test_every_sub_variable_names_something_that_exists(template):
+    parameters, resources = set(template["Parameters"]), template["Resources"]
+    checked = 0
+    for text in sub_strings(template):
+        for variable in SUB_VARIABLE.findall(text):
+            if variable.startswith("!"):  # ${!Literal} is an escape, not a variable
+                continue
+            checked += 1
+            if variable in parameters or variable in PSEUDO_PARAMETERS:
+                continue
+            resource, _, attribute = variable.partition(".")
+            assert resource in resources, f"${{{variable}}} in {text!r}"
+            if attribute:
+                assert attribute in ATTRIBUTES[resources[resource]["Type"]], f"${{{variable}}} in {text!r}"
+    assert checked >= 10
+
+
+def test_outputs_name_the_url_the_arn_and_the_message_endpoints(template):
+    outputs = {name: output["Value"] for name, output in template["Outputs"].items()}
+    assert outputs["HttpTriggerUrl"] == {"Fn::GetAtt": ["HttpTrigger", "UrlInternet"]}
+    assert template["Resources"]["HttpTrigger"]["Properties"]["TriggerType"] == "http"
+    assert outputs["FunctionArn"] == {"Fn::GetAtt": ["Function", "ARN"]}
+    assert outputs["NotifyTopicName"] == {"Fn::GetAtt": ["NotifyTopic", "TopicName"]}
+    assert outputs["RequestTopicName"] == {"Fn::GetAtt": ["RequestTopic", "TopicName"]}
+    assert outputs["RequestQueueName"] == {"Fn::GetAtt": ["RequestQueue", "QueueName"]}
