@@ -1,0 +1,95 @@
+"""Fault rules: parsing, validation, and which rules fire for a call."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from local.emulator.faults import FaultInjector, fault_error, parse_fault_spec, run_with_faults
+from local.emulator.http_types import Reply
+
+
+def injector(*rules, seed=None):
+    return FaultInjector({"seed": seed, "rules": list(rules)})
+
+
+def test_a_spec_with_options():
+    assert parse_fault_spec("domain:SaveSingleTaskForDeletingDSRecord:throttling:0.2:retry_after_ms=500:times=3") == {
+        "service": "domain", "action": "SaveSingleTaskForDeletingDSRecord", "fault": "throttling", "rate": 0.2,
+        "retry_after_ms": 500, "times": 3}
+    assert parse_fault_spec("mns:*:throttling:1:code=QpsLimitExceeded")["code"] == "QpsLimitExceeded"
+
+
+@pytest.mark.parametrize("spec", ["domain:*:throttling", "cloud:*:throttling:1", "domain:*:boom:1",
+                                  "domain:*:throttling:-0.1", "domain:*:latency:1:latency_ms=x",
+                                  "domain:*:unavailable:1:code=Throttling", "domain:*:throttling:1:code=Nope"])
+def test_bad_specs(spec):
+    with pytest.raises(ValueError):
+        parse_fault_spec(spec)
+
+
+def test_unknown_rule_keys_are_refused():
+    with pytest.raises(ValueError):
+        injector({"fault": "latency", "latencyMs": 5})
+
+
+def test_latency_rules_default_to_one_second():
+    rule = injector({"fault": "latency"}).describe()["rules"][0]
+    assert rule["latency_ms"] == 1000
+
+
+def test_latencies_add_up_and_the_first_error_wins():
+    faults = injector(
+        {"service": "domain", "action": "*", "fault": "latency", "latency_ms": 10},
+        {"service": "domain", "action": "*", "fault": "drop_after"},
+        {"service": "domain", "action": "*", "fault": "latency_after", "latency_ms": 20},
+        {"service": "domain", "action": "*", "fault": "throttling"},
+        {"service": "mns", "action": "*", "fault": "latency", "latency_ms": 1000},
+    )
+    decision = faults.decide("domain", "QueryDSRecord")
+    assert (decision.error.fault, decision.latency_before_ms, decision.latency_after_ms) == ("drop_after", 10, 20)
+    assert decision.fired == ["latency", "drop_after", "latency_after"]
+    assert [rule["fired"] for rule in faults.describe()["rules"]] == [1, 1, 1, 0, 0]
+
+
+def test_the_seed_makes_decisions_repeatable():
+    draws = random.Random(9)
+    expected = [draws.random() < 0.5 for _ in range(50)]
+    faults = injector({"fault": "unavailable", "rate": 0.5}, seed=9)
+    assert [faults.decide("mns", "SendMessage").error is not None for _ in range(50)] == expected
+
+
+def test_times_caps_firings_and_configure_replaces_rules():
+    faults = injector({"fault": "unavailable", "times": 1})
+    assert faults.decide("domain", "X").error is not None
+    assert faults.decide("domain", "X").error is None
+    faults.configure({"rules": [{"fault": "internal_error"}]})
+    assert faults.decide("domain", "X").error.fault == "internal_error"
+    faults.clear()
+    assert faults.describe() == {"seed": None, "rules": []}
+
+
+@pytest.mark.parametrize("fault, processed, status", [
+    ("throttling", False, 400), ("unavailable", False, 503), ("internal_error", False, 500),
+    ("drop_before", False, None), ("internal_error_after", True, 500), ("drop_after", True, None),
+])
+def test_which_faults_process_the_call(fault, processed, status):
+    calls = []
+    decision = injector({"fault": fault}).decide("domain", "X")
+
+    def reply_for(rule):
+        error = fault_error(rule, "domain")
+        return Reply(error.status, code=error.code)
+
+    reply = run_with_faults(decision, lambda: calls.append(1) or Reply(200), reply_for)
+    assert (calls == [1], None if reply.dropped else reply.status) == (processed, status)
+
+
+def test_fault_errors_speak_each_services_codes():
+    throttle = injector({"fault": "throttling", "retry_after_ms": 250}).decide("domain", "X").error
+    assert (fault_error(throttle, "domain").code, fault_error(throttle, "domain").headers) == (
+        "Throttling.User", {"x-acs-retry-after": "250"})
+    mns = fault_error(throttle, "mns")
+    assert (mns.status, mns.code, mns.headers) == (429, "TooManyRequests", {})
+    unavailable = injector({"fault": "unavailable"}).decide("mns", "X").error
+    assert (fault_error(unavailable, "mns").status, fault_error(unavailable, "mns").code) == (503, "ServiceUnavailable")
