@@ -54,6 +54,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: every answer carries Content-Length
     server_version = "AlibabaCloudEmulator/1.0"
+    timeout = 300  # close idle keep-alive connections (longer than any long poll)
     server: EmulatorHTTPServer
 
     def do_GET(self) -> None:

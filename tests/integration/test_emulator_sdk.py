@@ -116,7 +116,7 @@ def test_each_accepted_deletion_is_a_new_task(emulator):
 
 def test_a_task_waits_then_executes_then_ends(emulator):
     requests.put(f"{emulator.url}/__emulator__/settings", timeout=5,
-                 json={"task_delays": {"waiting_seconds": 0.4, "executing_seconds": 0.4}}).raise_for_status()
+                 json={"task_delays": {"waiting_seconds": 0.5, "executing_seconds": 0.5}}).raise_for_status()
     client = domain_client(emulator, emulator.sts_credentials)
     task_no = delete_ds(client, "example.org", 54321)
     seen = []
