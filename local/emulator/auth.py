@@ -102,7 +102,7 @@ def form_params(request: HttpRequest) -> Dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_CONTENT_TYPE or not request.body:
         return {}
-    return dict(parse_qsl(request.body.decode("utf-8"), keep_blank_values=True))
+    return dict(parse_qsl(request.body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
 def claimed_domain_identity(request: HttpRequest) -> tuple:

@@ -3,6 +3,7 @@ request to the Domain API, MNS or the admin API and logs every API call."""
 from __future__ import annotations
 
 import sys
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, Tuple
 from urllib.parse import parse_qsl, urlsplit
@@ -36,7 +37,12 @@ class Router:
         else:
             return Reply(404, b'{"Code": "NotFound", "Message": "No emulated API at this path."}',
                          {"Content-Type": "application/json;charset=utf-8"}, "NotFound")
-        reply = service.handle(request, record)
+        try:
+            reply = service.handle(request, record)
+        except Exception:  # an emulator bug: say so loudly, never pass it off as a cloud error
+            traceback.print_exc()
+            reply = Reply(500, b'{"Code": "EmulatorBug", "Message": "see the emulator\'s stderr"}',
+                          {"Content-Type": "application/json;charset=utf-8"}, "EmulatorBug")
         self.requests.add(record, reply)
         return reply
 

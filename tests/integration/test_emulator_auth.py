@@ -268,3 +268,20 @@ def test_the_request_log_can_be_cleared(emulator):
     send(raw_client.domain_request_v3(emulator.url, emulator.access_key, *QUERY))
     assert requests.delete(f"{emulator.url}/__emulator__/requests", timeout=5).status_code == 200
     assert requests.get(f"{emulator.url}/__emulator__/requests", timeout=5).json() == []
+
+
+@pytest.mark.parametrize("method, target, headers, body", [
+    ("POST", "/", {}, b""),
+    ("POST", "/", {"Authorization": "ACS3-HMAC-SHA256 "}, b""),
+    ("POST", "/", {"Content-Type": "application/x-www-form-urlencoded"}, b"\xff\xfe=\x00"),
+    ("POST", "/topics/x/messages", {"Authorization": "MNS a:b"}, b"\xff"),
+    ("GET", "/queues/x/messages", {"Authorization": "MNS a:b", "Date": "Mon, 99 Jan 2024 00:00:00 GMT"}, b""),
+    ("PUT", "/__emulator__/faults", {}, b"\xff"),
+    ("PUT", "/__emulator__/faults", {}, b'{"rules": [5]}'),
+    ("POST", "/__emulator__/domains", {}, b'{"DomainName": "a.com", "DSRecords": [{"KeyTag": "x"}]}'),
+    ("DELETE", "/", {}, b""),
+])
+def test_odd_requests_get_a_client_error_not_a_crash(emulator, method, target, headers, body):
+    response = requests.request(method, emulator.url + target, headers=headers, data=body, timeout=10)
+    assert 400 <= response.status_code < 500
+    assert "EmulatorBug" not in response.text
