@@ -1,6 +1,6 @@
 """The emulator's own control API under /__emulator__/ (JSON, no authentication).
 
-GET state | GET, DELETE requests | GET, PUT, DELETE faults | POST reset | POST domains |
+GET state | GET, DELETE requests | GET stats (calls in flight, and the peak) | GET, PUT, DELETE faults | POST reset | POST domains |
 GET, PUT settings | GET credentials. No real Alibaba Cloud API lives under this path.
 """
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Admin:
             ("GET", "state"): lambda _: self.state.snapshot(),
             ("GET", "requests"): lambda _: self.requests.entries(),
             ("DELETE", "requests"): lambda _: self.requests.clear(),
+            ("GET", "stats"): lambda _: self.requests.stats(),
             ("GET", "faults"): lambda _: self.faults.describe(),
             ("PUT", "faults"): self.set_faults,
             ("DELETE", "faults"): lambda _: self.faults.clear(),

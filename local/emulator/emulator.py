@@ -107,6 +107,10 @@ class Emulator:
     def request_log(self) -> List[Dict[str, Any]]:
         return self.requests.entries()
 
+    def stats(self) -> Dict[str, Any]:
+        """Calls in flight per service now, and the most at once since the last reset."""
+        return self.requests.stats()
+
     def set_faults(self, config: Optional[Dict[str, Any]]) -> None:
         self.faults.configure(config)
 

@@ -78,6 +78,8 @@ class Queue:
 class Topic:
     name: str
     maximum_message_size: int = MAX_MESSAGE_BYTES
+    # Every message published, with its tag, for the admin state (the queues only hold bodies).
+    published: List[Dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -138,8 +140,10 @@ class MnsStore:
 
     def publish(self, topic_name: str, body: str, tag: str = "") -> str:
         """Fan the message out to the topic's queue subscriptions; the topic's MessageId."""
-        self.topic(topic_name)
+        topic = self.topic(topic_name)
         message_id = self._message_id()
+        topic.published.append({"MessageId": message_id, "MessageTag": tag, "MessageBody": body,
+                                "PublishTime": self.now_ms()})
         for subscription in self.subscriptions:
             if subscription.topic_name != topic_name:
                 continue
@@ -212,7 +216,8 @@ class MnsStore:
             return {**message.received_view(), "State": state}
 
         return {
-            "topics": [{"TopicName": t.name, "MaximumMessageSize": t.maximum_message_size} for t in self.topics.values()],
+            "topics": [{"TopicName": t.name, "MaximumMessageSize": t.maximum_message_size, "Published": t.published}
+                       for t in self.topics.values()],
             "queues": [
                 {"QueueName": q.name, "VisibilityTimeout": q.visibility_timeout, "DelaySeconds": q.delay_seconds,
                  "PollingWaitSeconds": q.polling_wait_seconds, "MaximumMessageSize": q.maximum_message_size,

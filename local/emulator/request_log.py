@@ -19,6 +19,22 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: deque = deque(maxlen=MAX_ENTRIES)
         self._seq = itertools.count(1)
+        # Calls being served right now, and the most at once: proves a client's concurrency bound.
+        self._in_flight: Dict[str, int] = {}
+        self._peak: Dict[str, int] = {}
+
+    def enter(self, service: str) -> None:
+        with self._lock:
+            current = self._in_flight[service] = self._in_flight.get(service, 0) + 1
+            self._peak[service] = max(self._peak.get(service, 0), current)
+
+    def leave(self, service: str) -> None:
+        with self._lock:
+            self._in_flight[service] -= 1
+
+    def stats(self) -> Dict[str, Any]:
+        with self._lock:
+            return {"in_flight": dict(self._in_flight), "in_flight_peak": dict(self._peak)}
 
     def add(self, record: CallRecord, reply: Reply) -> None:
         now = time.time()
@@ -45,3 +61,4 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._peak = dict(self._in_flight)

@@ -37,12 +37,15 @@ class Router:
         else:
             return Reply(404, b'{"Code": "NotFound", "Message": "No emulated API at this path."}',
                          {"Content-Type": "application/json;charset=utf-8"}, "NotFound")
+        self.requests.enter(record.service)
         try:
             reply = service.handle(request, record)
         except Exception:  # an emulator bug: say so loudly, never pass it off as a cloud error
             traceback.print_exc()
             reply = Reply(500, b'{"Code": "EmulatorBug", "Message": "see the emulator\'s stderr"}',
                           {"Content-Type": "application/json;charset=utf-8"}, "EmulatorBug")
+        finally:
+            self.requests.leave(record.service)
         self.requests.add(record, reply)
         return reply
 
@@ -98,8 +101,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
+        try:
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout)
+            self.close_connection = True
 
     def log_message(self, format: str, *args) -> None:
         if self.server.router.verbose:
