@@ -68,7 +68,7 @@ def classify(
     mutating: bool,
 ) -> type:
     """The error class for a service error Code (the HTTP status only breaks ties)."""
-    if code in retryable_codes or code.startswith("Throttling"):
+    if code in retryable_codes or code.startswith("Throttling") or http_status == 429:
         return RetryableError
     if code in unknown_codes or (http_status is not None and http_status >= 500 and http_status != 503):
         return OutcomeUnknownError if mutating else RetryableError

@@ -25,7 +25,8 @@ CONTENT_TYPE = "text/xml;charset=UTF-8"
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_DELAY_SECONDS = 604800
 
-RETRYABLE_CODES = frozenset({"QpsLimitExceeded", "ServiceUnavailable"})
+# The current documentation says 429 TooManyRequests; older tables list QpsLimitExceeded.
+RETRYABLE_CODES = frozenset({"TooManyRequests", "QpsLimitExceeded", "ServiceUnavailable"})
 UNKNOWN_OUTCOME_CODES = frozenset({"InternalError", "InternalServerError"})
 
 
