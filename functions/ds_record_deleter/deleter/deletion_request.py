@@ -1,0 +1,130 @@
+"""A deletion request: parsed, normalised and validated before anything touches the cloud.
+
+The fields carry the Domain API's own names: {"DomainName", "KeyTag", "Lang"?, "UserClientIp"?}.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import idna
+
+FIELDS = ("DomainName", "KeyTag", "Lang", "UserClientIp")
+LANGS = ("en", "zh")
+KEY_TAG_RANGE = (0, 65535)
+MAX_DOMAIN_LENGTH = 253
+LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+DOMAIN_RULE = (
+    "must be a registrable domain name: at least two labels of letters, digits and hyphens "
+    "(1 to 63 characters each, no hyphen first or last), at most 253 characters"
+)
+
+
+class InvalidRequest(ValueError):
+    """A request that breaks a rule. The message names the field and the rule."""
+
+    def __init__(self, code: str, field: Optional[str], message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+
+
+def missing(field: str) -> InvalidRequest:
+    return InvalidRequest("MissingParameter", field, f"{field} is required")
+
+
+def invalid(field: str, rule: str) -> InvalidRequest:
+    return InvalidRequest("InvalidParameter", field, f"{field} {rule}")
+
+
+@dataclass(frozen=True)
+class DeletionRequest:
+    domain_name: str  # A-labels, lower case, no trailing dot
+    key_tag: int
+    lang: str
+    user_client_ip: Optional[str] = None
+
+
+def normalise_domain(value: Any) -> str:
+    """IDNA 2008 (UTS #46 mapping, non-transitional) to A-labels, lower case, no trailing dot."""
+    if not isinstance(value, str):
+        raise invalid("DomainName", "must be a string")
+    name = value.strip()
+    if name.endswith("."):
+        name = name[:-1]
+    if not name or len(name) > 4 * MAX_DOMAIN_LENGTH:  # no IDNA work on input that cannot fit
+        raise invalid("DomainName", DOMAIN_RULE)
+    try:
+        ascii_name = idna.encode(name, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as error:
+        raise invalid("DomainName", f"{DOMAIN_RULE} ({_short(str(error))})") from None
+    labels = ascii_name.split(".")
+    if len(ascii_name) > MAX_DOMAIN_LENGTH or len(labels) < 2:
+        raise invalid("DomainName", DOMAIN_RULE)
+    if not all(LDH_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise invalid("DomainName", DOMAIN_RULE)
+    return ascii_name
+
+
+def parse_key_tag(value: Any) -> int:
+    # bool is an int in Python and 12.0 is a float: neither is a key tag.
+    if isinstance(value, bool) or not isinstance(value, int) or not KEY_TAG_RANGE[0] <= value <= KEY_TAG_RANGE[1]:
+        raise invalid("KeyTag", "must be an integer from 0 to 65535 (a JSON number, not a string)")
+    return value
+
+
+def parse_lang(value: Any) -> str:
+    if value not in LANGS:
+        raise invalid("Lang", "must be \"en\" or \"zh\"")
+    return value
+
+
+def parse_client_ip(value: Any) -> str:
+    if not isinstance(value, str):
+        raise invalid("UserClientIp", "must be an IPv4 or IPv6 address")
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise invalid("UserClientIp", "must be an IPv4 or IPv6 address") from None
+
+
+def parse_deletion_request(
+    raw: Any, *, default_lang: str = "en", fallback_client_ip: Optional[str] = None
+) -> DeletionRequest:
+    """Turn one decoded JSON value into a DeletionRequest, or raise InvalidRequest.
+
+    fallback_client_ip (an HTTP caller's source address) is used when UserClientIp is absent
+    and is itself valid; a bad fallback is dropped rather than blamed on the caller."""
+    if not isinstance(raw, dict):
+        raise InvalidRequest("InvalidRequest", None,
+                             "A deletion request must be a JSON object with DomainName and KeyTag")
+    unknown = sorted(str(key) for key in raw if key not in FIELDS)
+    if unknown:
+        raise InvalidRequest("UnknownParameter", _short(unknown[0]),
+                             f"{_short(unknown[0])} is not a field of a deletion request "
+                             f"(allowed: {', '.join(FIELDS)})")
+    for field in ("DomainName", "KeyTag"):
+        if raw.get(field) is None:
+            raise missing(field)
+    client_ip = raw.get("UserClientIp")
+    if client_ip is None and fallback_client_ip:
+        try:
+            client_ip = parse_client_ip(fallback_client_ip)
+        except InvalidRequest:
+            client_ip = None
+    elif client_ip is not None:
+        client_ip = parse_client_ip(client_ip)
+    return DeletionRequest(
+        domain_name=normalise_domain(raw["DomainName"]),
+        key_tag=parse_key_tag(raw["KeyTag"]),
+        lang=parse_lang(raw["Lang"]) if raw.get("Lang") is not None else default_lang,
+        user_client_ip=client_ip,
+    )
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """Echo at most a little of the caller's input back in an error message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,90 @@
+"""Notification messages published to NOTIFY_TOPIC, one per outcome that someone must hear of.
+
+Their shape is notification.schema.json beside this file (tests validate every message against
+it). Each message's MessageTag names its event in at most 16 characters, so a subscription can
+filter on it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
+
+from .deletion_request import DeletionRequest, InvalidRequest
+from .source import Source
+
+SUBMITTED = "DSRecordDeletionSubmitted"
+REJECTED = "DSRecordDeletionRejected"
+FAILED = "DSRecordDeletionFailed"
+TAGS = {SUBMITTED: "DSDelSubmitted", REJECTED: "DSDelRejected", FAILED: "DSDelFailed"}
+MAX_ECHOED_REQUEST_BYTES = 8 * 1024  # a rejected request is echoed back only when small
+
+
+@dataclass(frozen=True)
+class Notification:
+    event: str
+    body: dict
+
+    @property
+    def tag(self) -> str:
+        return TAGS[self.event]
+
+    def to_json(self) -> str:
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+
+
+def timestamp(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def _request_fields(request: DeletionRequest) -> dict:
+    return {"DomainName": request.domain_name, "KeyTag": request.key_tag}
+
+
+def submitted(request: DeletionRequest, task_no: str, api_request_id: str, source: Source,
+              at: datetime) -> Notification:
+    return Notification(SUBMITTED, {
+        "Event": SUBMITTED, "TaskNo": task_no, "RequestId": api_request_id, **_request_fields(request),
+        "Source": source.as_json(), "SubmittedAt": timestamp(at),
+    })
+
+
+def rejected(payload: Any, error: InvalidRequest, source: Source, at: datetime) -> Notification:
+    body = {"Event": REJECTED, "Code": error.code, "Message": error.message, "Source": source.as_json(),
+            "RejectedAt": timestamp(at)}
+    if error.field:
+        body["Field"] = error.field
+    echoed = _echo(payload)
+    if echoed is not None:
+        body["Request"] = echoed
+    return Notification(REJECTED, body)
+
+
+def failed(request: DeletionRequest, code: str, message: str, api_request_id: Optional[str], source: Source,
+           at: datetime) -> Notification:
+    body = {"Event": FAILED, **_request_fields(request), "Code": code, "Message": message,
+            "Source": source.as_json(), "FailedAt": timestamp(at)}
+    if api_request_id:
+        body["RequestId"] = api_request_id
+    return Notification(FAILED, body)
+
+
+def _echo(payload: Any) -> Any:
+    """The rejected request as received, if it is JSON and small enough to carry along."""
+    try:
+        text = json.dumps(payload, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+    return payload if len(text.encode("utf-8")) <= MAX_ECHOED_REQUEST_BYTES else None
+
+
+class Notifier:
+    """Publishes notifications to one topic through an MNS-like publish(topic, body, tag)."""
+
+    def __init__(self, publish: Callable[[str, str, str], Any], topic: str) -> None:
+        self._publish = publish
+        self._topic = topic
+
+    def send(self, notification: Notification) -> Any:
+        return self._publish(self._topic, notification.to_json(), notification.tag)

@@ -1,0 +1,36 @@
+"""What became of one request."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .deletion_request import DeletionRequest
+from .source import Source
+
+SUBMITTED = "SUBMITTED"  # the task exists: TaskNo known
+REJECTED = "REJECTED"    # invalid request: nothing was sent to the cloud
+FAILED = "FAILED"        # the cloud refused, or could not be reached
+
+# Why a FAILED request failed, which decides what may be done with it next.
+RETRYABLE = "RETRYABLE"  # not processed: send again later
+UNKNOWN = "UNKNOWN"      # may have been processed: reconcile before sending again
+PERMANENT = "PERMANENT"  # refused for good
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    source: Source
+    request: Optional[DeletionRequest] = None
+    task_no: Optional[str] = None
+    api_request_id: Optional[str] = None
+    code: Optional[str] = None
+    message: Optional[str] = None
+    failure: Optional[str] = None  # FAILED only: RETRYABLE, UNKNOWN or PERMANENT
+    # Whether the notification for this outcome reached the topic (None: none was due).
+    notified: Optional[bool] = None
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more can be done for it: a redelivery would change nothing."""
+        return self.status != FAILED or self.failure == PERMANENT

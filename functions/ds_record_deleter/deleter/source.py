@@ -1,0 +1,38 @@
+"""What arrived, and from where: the plain form every trigger adapter turns its event into."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .deletion_request import InvalidRequest
+
+HTTP = "http"
+MNS_QUEUE = "mns_queue"
+MNS_TOPIC = "mns_topic"
+TIMER = "timer"
+DIRECT = "direct"
+
+
+@dataclass(frozen=True)
+class Source:
+    trigger: str
+    id: str  # the message id, the HTTP request id, or the invocation's request id
+
+    @property
+    def caller_sees_answer(self) -> bool:
+        """Only a webhook caller reliably reads the answer; a queue, topic or timer delivery
+        (and an async direct invoke) leaves its result nowhere but the notification topic."""
+        return self.trigger == HTTP
+
+    def as_json(self) -> dict:
+        return {"Trigger": self.trigger, "Id": self.id}
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    """One request as the trigger delivered it: a decoded JSON value, or why it could not be
+    decoded (problem), plus the caller's address when the trigger knows it."""
+    payload: Any
+    source: Source
+    client_ip: Optional[str] = None
+    problem: Optional[InvalidRequest] = None

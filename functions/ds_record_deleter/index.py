@@ -1,0 +1,54 @@
+"""The entry points FC calls: initialize(context) once per instance, handler(event, context).
+
+Thin by design: recognise the trigger, turn the event into plain requests, hand them to the
+core, turn the outcomes into the trigger's answer. Everything else lives in deleter/ (the core),
+cloud/ (the adapters it is given) and triggers/ (one adapter per trigger)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import triggers
+from cloud.credentials import CredentialsError
+from deleter.batch import process_all
+from deleter.log import logger
+from deleter.settings import ConfigurationError
+from triggers.common import Refused
+from wiring import FunctionInstance
+
+_instance: Optional[FunctionInstance] = None
+
+
+def _current_instance() -> FunctionInstance:
+    """Settings are read once per instance; while they are invalid, every invocation says why."""
+    global _instance
+    if _instance is None:
+        _instance = FunctionInstance.from_environ(os.environ)
+    return _instance
+
+
+def initialize(context: Any) -> None:
+    try:
+        _current_instance()
+    except ConfigurationError as error:
+        logger.error("Function misconfigured", extra={"error": str(error)})
+
+
+def handler(event: Any, context: Any) -> Any:
+    logger.append_keys(request_id=getattr(context, "request_id", None))
+    adapter, decoded = triggers.recognise(event)
+    try:
+        delivered = adapter.delivery(decoded, context)
+    except Refused as refused:
+        return refused.answer
+    logger.set_correlation_id(delivered.correlation_id)
+    try:
+        instance = _current_instance()
+        use_case = instance.use_case(context, os.environ)
+    except (ConfigurationError, CredentialsError) as error:
+        logger.error("Function misconfigured", extra={"error": str(error)})
+        if adapter is triggers.http:
+            return triggers.http.misconfigured(str(error))
+        raise
+    outcomes = process_all(delivered.items, use_case.process, instance.executor)
+    return adapter.answer(outcomes, delivered)

@@ -1,0 +1,113 @@
+"""What every trigger adapter shares: decoding bodies, splitting them into requests, and the
+per-request result it reports back."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+from deleter.deletion_request import InvalidRequest
+from deleter.outcome import SUBMITTED, Outcome
+from deleter.source import IncomingRequest, Source
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The plain requests an event carried, and the id that correlates their log lines."""
+    items: List[IncomingRequest]
+    correlation_id: str
+    as_batch: bool = False  # the caller sent an array and expects one result per item
+
+
+class Refused(Exception):
+    """The event is answered at once (bad method, too large...): nothing reaches the core."""
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__("refused")
+        self.answer = answer
+
+
+class RedeliveryRequired(Exception):
+    """Raised to fail the invocation, so that the trigger delivers the event again."""
+
+
+def not_json(what: str, error: Exception) -> InvalidRequest:
+    return InvalidRequest("InvalidJSON", None, f"{what} is not valid JSON ({error})")
+
+
+def parse_json(text: Any, what: str) -> Any:
+    """JSON from str or bytes; InvalidRequest naming `what` when it is not JSON."""
+    try:
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode("utf-8")
+        if not isinstance(text, str):
+            raise ValueError(f"expected text, got {type(text).__name__}")
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise not_json(what, error) from None
+
+
+def decode_message_body(body: Any, what: str = "The message body") -> Any:
+    """An MNS message body: JSON as sent, or base64 of it (queues and topics can deliver either;
+    a base64-encoded JSON object never parses as a JSON object itself)."""
+    try:
+        value = parse_json(body, what)
+        if isinstance(value, (dict, list)):
+            return value
+    except InvalidRequest as error:
+        first_error = error
+    else:
+        first_error = None
+    if isinstance(body, str):
+        try:
+            decoded = base64.b64decode(body.strip(), validate=True)
+            return parse_json(decoded, f"{what} (base64-decoded)")
+        except (binascii.Error, ValueError, InvalidRequest):
+            pass
+    if first_error is not None:
+        raise first_error
+    return value
+
+
+def requests_in(value: Any, source: Source, client_ip: Optional[str] = None) -> List[IncomingRequest]:
+    """One request per object: an object is one request, an array holds several (each keeps the
+    delivery's id with its position, so it can be told apart and deduplicated)."""
+    if isinstance(value, list):
+        return [IncomingRequest(item, Source(source.trigger, f"{source.id}#{index}"), client_ip)
+                for index, item in enumerate(value)]
+    return [IncomingRequest(value, source, client_ip)]
+
+
+def problem_item(problem: InvalidRequest, source: Source) -> IncomingRequest:
+    return IncomingRequest(None, source, problem=problem)
+
+
+def result_of(outcome: Outcome) -> dict:
+    """A request's result for an answer that lists every request (queue, topic, timer, direct)."""
+    result = {"Source": outcome.source.id, "Status": outcome.status}
+    if outcome.request is not None:
+        result.update(DomainName=outcome.request.domain_name, KeyTag=outcome.request.key_tag)
+    if outcome.status == SUBMITTED:
+        result.update(TaskNo=outcome.task_no, RequestId=outcome.api_request_id)
+    else:
+        result.update(Code=outcome.code, Message=outcome.message)
+        if outcome.failure:
+            result["Failure"] = outcome.failure
+    if outcome.notified is not None:
+        result["Notified"] = outcome.notified
+    return result
+
+
+def summary(outcomes: List[Outcome]) -> dict:
+    """The answer of an asynchronous trigger: every request's result, in order. When one is not
+    settled, the invocation fails instead, so the trigger delivers the event again."""
+    answer = {"Results": [result_of(outcome) for outcome in outcomes]}
+    unsettled = [outcome for outcome in outcomes if not outcome.settled]
+    if unsettled:
+        raise RedeliveryRequired(
+            f"{len(unsettled)} of {len(outcomes)} requests failed transiently and need a redelivery: "
+            + json.dumps(answer, ensure_ascii=False)
+        )
+    return answer

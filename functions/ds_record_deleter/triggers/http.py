@@ -1,0 +1,90 @@
+"""HTTP trigger (FC 3.0): a POST with a JSON body -> {statusCode, headers, isBase64Encoded, body}."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, Dict, List, Optional
+
+from deleter.deletion_request import InvalidRequest
+from deleter.outcome import PERMANENT, REJECTED, RETRYABLE, SUBMITTED, Outcome
+from deleter.source import HTTP, Source
+
+from .common import Delivery, Refused, parse_json, requests_in
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def matches(event: Any) -> bool:
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    return isinstance(context, dict) and isinstance(context.get("http"), dict)
+
+
+def response(status: int, body: Any, headers: Optional[Dict[str, str]] = None) -> dict:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "isBase64Encoded": False,
+        "body": json.dumps(body, ensure_ascii=False),
+    }
+
+
+def error_response(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None) -> dict:
+    return response(status, {"Code": code, "Message": message}, headers)
+
+
+def raw_body(event: dict) -> bytes:
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        raise Refused(error_response(400, "InvalidRequest", "The body must be text"))
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise Refused(error_response(400, "InvalidRequest", "The body is marked base64 but is not")) from None
+    return body.encode("utf-8")
+
+
+def delivery(event: dict, context: Any) -> Delivery:
+    http = event["requestContext"]["http"]
+    if str(http.get("method", "")).upper() != "POST":
+        raise Refused(error_response(405, "MethodNotAllowed", "Only POST is allowed", {"Allow": "POST"}))
+    body = raw_body(event)
+    if len(body) > MAX_BODY_BYTES:
+        raise Refused(error_response(413, "PayloadTooLarge", f"The body must be at most {MAX_BODY_BYTES} bytes"))
+    try:
+        value = parse_json(body, "The body")
+    except InvalidRequest as error:
+        raise Refused(error_response(400, error.code, error.message)) from None
+    if isinstance(value, list) and not value:
+        raise Refused(error_response(400, "InvalidRequest", "The array of requests is empty"))
+    request_id = str(event["requestContext"].get("requestId") or getattr(context, "request_id", "") or "-")
+    items = requests_in(value, Source(HTTP, request_id), client_ip=http.get("sourceIp"))
+    return Delivery(items, correlation_id=request_id, as_batch=isinstance(value, list))
+
+
+def _status_and_body(outcome: Outcome) -> tuple:
+    if outcome.status == SUBMITTED:
+        request = outcome.request
+        return 202, {"TaskNo": outcome.task_no, "RequestId": outcome.api_request_id,
+                     "DomainName": request.domain_name, "KeyTag": request.key_tag}
+    if outcome.status == REJECTED:
+        return 400, {"Code": outcome.code, "Message": outcome.message}
+    # The cloud failed us: 503 try again later, 504 unknown whether it was done, 502 refused.
+    status = {RETRYABLE: 503, PERMANENT: 502}.get(outcome.failure or "", 504)
+    return status, {"Code": outcome.code, "Message": outcome.message}
+
+
+def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
+    if not delivered.as_batch:
+        status, body = _status_and_body(outcomes[0])
+        return response(status, body)
+    results = []
+    for outcome in outcomes:
+        status, body = _status_and_body(outcome)
+        results.append({"Status": status, **body})
+    return response(207, results)
+
+
+def misconfigured(message: str) -> dict:
+    return error_response(500, "FunctionMisconfigured", message)

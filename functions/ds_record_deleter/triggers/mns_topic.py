@@ -1,0 +1,37 @@
+"""MNS topic trigger. JSON format: {"TopicName", "Message", "MessageId", ...}. STREAM format:
+the raw body (indistinguishable from a direct invocation, and handled as one) or, with message
+attributes, {"body": "...", "attrs": {...}}."""
+from __future__ import annotations
+
+from typing import Any, List
+
+from deleter.deletion_request import InvalidRequest
+from deleter.outcome import Outcome
+from deleter.source import MNS_TOPIC, Source
+
+from .common import Delivery, decode_message_body, problem_item, requests_in, summary
+
+
+def matches(event: Any) -> bool:
+    if not isinstance(event, dict):
+        return False
+    json_format = {"TopicName", "Message", "MessageId"} <= event.keys()
+    stream_with_attributes = set(event) == {"body", "attrs"} and isinstance(event.get("attrs"), dict)
+    return json_format or stream_with_attributes
+
+
+def delivery(event: dict, context: Any) -> Delivery:
+    if "Message" in event:
+        body, message_id = event.get("Message"), str(event.get("MessageId"))
+    else:
+        body, message_id = event.get("body"), str(context.request_id)
+    source = Source(MNS_TOPIC, message_id)
+    try:
+        items = requests_in(decode_message_body(body), source)
+    except InvalidRequest as problem:
+        items = [problem_item(problem, source)]
+    return Delivery(items, correlation_id=message_id)
+
+
+def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
+    return summary(outcomes)

@@ -1,0 +1,31 @@
+"""Timer trigger: {"triggerTime", "triggerName", "payload": "<one request or an array, as JSON>"}."""
+from __future__ import annotations
+
+from typing import Any, List
+
+from deleter.deletion_request import InvalidRequest
+from deleter.outcome import Outcome
+from deleter.source import TIMER, Source
+
+from .common import Delivery, parse_json, problem_item, requests_in, summary
+
+
+def matches(event: Any) -> bool:
+    return isinstance(event, dict) and {"triggerTime", "triggerName"} <= event.keys()
+
+
+def delivery(event: dict, context: Any) -> Delivery:
+    source = Source(TIMER, f"{event.get('triggerName')}@{event.get('triggerTime')}")
+    payload = event.get("payload")
+    try:
+        if not payload:
+            raise InvalidRequest("MissingParameter", "payload",
+                                 "payload is required: the timer must carry a request or an array of them")
+        items = requests_in(parse_json(payload, "The timer's payload"), source)
+    except InvalidRequest as problem:
+        items = [problem_item(problem, source)]
+    return Delivery(items, correlation_id=source.id)
+
+
+def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
+    return summary(outcomes)

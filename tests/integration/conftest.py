@@ -1,0 +1,73 @@
+"""The function, invoked as FC would, against the emulator over HTTP."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, List
+
+import jsonschema
+import pytest
+
+import index
+from local.runtime import FcCredentials, LocalCloud, invoke
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+SCHEMA = json.loads((Path(index.__file__).parent / "deleter" / "notification.schema.json").read_text())
+NOTIFY_TOPIC = "ds-record-deleter-notifications"
+
+
+class FunctionHarness:
+    """One FC instance of the function, its cloud being the emulator."""
+
+    def __init__(self, emulator) -> None:
+        self.emulator = emulator
+        sts = emulator.sts_credentials
+        self.cloud = LocalCloud(emulator.account_id, emulator.region,
+                                FcCredentials(sts["AccessKeyId"], sts["AccessKeySecret"], sts["SecurityToken"]))
+
+    def invoke(self, event: Any) -> Any:
+        raw = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
+        return invoke(raw, self.cloud)
+
+    def invoke_sample(self, name: str) -> Any:
+        return invoke((EVENTS / name).read_bytes(), self.cloud)
+
+    def tasks(self, domain: str = None) -> List[dict]:
+        tasks = self.emulator.snapshot()["tasks"]
+        return [task for task in tasks if domain is None or task["DomainName"] == domain]
+
+    def ds_key_tags(self, domain: str) -> List[int]:
+        for entry in self.emulator.snapshot()["domains"]:
+            if entry["DomainName"] == domain:
+                return [record["KeyTag"] for record in entry["DSRecords"]]
+        raise AssertionError(f"{domain} is not in the emulator")
+
+    def notifications(self) -> List[dict]:
+        """Every message published to the notification topic, each checked against the schema."""
+        topic = next(t for t in self.emulator.snapshot()["topics"] if t["TopicName"] == NOTIFY_TOPIC)
+        messages = []
+        for published in topic["Published"]:
+            body = json.loads(published["MessageBody"])
+            jsonschema.validate(body, SCHEMA)
+            messages.append({**body, "_tag": published["MessageTag"]})
+        return messages
+
+    def domain_api_calls(self, action: str = None) -> List[dict]:
+        return [entry for entry in self.emulator.request_log()
+                if entry["service"] == "domain" and (action is None or entry["action"] == action)]
+
+    def cloud_calls(self) -> List[dict]:
+        return self.emulator.request_log()
+
+
+@pytest.fixture
+def function(emulator, monkeypatch) -> FunctionHarness:
+    """A fresh instance of the function (settings are read once per instance) on the emulator."""
+    monkeypatch.setenv("NOTIFY_TOPIC", NOTIFY_TOPIC)
+    monkeypatch.setenv("DOMAIN_API_ENDPOINT", emulator.url)
+    monkeypatch.setenv("MNS_ENDPOINT", emulator.url)
+    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
+                 "DOMAIN_API_SIGNATURE", "MAX_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(index, "_instance", None)
+    return FunctionHarness(emulator)

@@ -1,0 +1,84 @@
+"""Invalid requests get a clear error naming the field and the rule, and never reach the cloud."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from .conftest import EVENTS
+
+HTTP_EVENT = json.loads((EVENTS / "http_post.json").read_text())
+
+
+def http_event(body: str, **changes) -> dict:
+    event = json.loads(json.dumps(HTTP_EVENT))
+    event["body"] = body
+    event.update(changes)
+    return event
+
+
+@pytest.mark.parametrize("request_body, code, words", [
+    ({"KeyTag": 1}, "MissingParameter", "DomainName is required"),
+    ({"DomainName": "example.net"}, "MissingParameter", "KeyTag is required"),
+    ({"DomainName": "com", "KeyTag": 1}, "InvalidParameter", "DomainName must be a registrable domain name"),
+    ({"DomainName": "ex_ample.net", "KeyTag": 1}, "InvalidParameter", "DomainName must be"),
+    ({"DomainName": 5, "KeyTag": 1}, "InvalidParameter", "DomainName must be a string"),
+    ({"DomainName": "example.net", "KeyTag": 65536}, "InvalidParameter", "KeyTag must be an integer from 0 to 65535"),
+    ({"DomainName": "example.net", "KeyTag": "31589"}, "InvalidParameter", "KeyTag must be an integer"),
+    ({"DomainName": "example.net", "KeyTag": True}, "InvalidParameter", "KeyTag must be an integer"),
+    ({"DomainName": "example.net", "KeyTag": 31589.0}, "InvalidParameter", "KeyTag must be an integer"),
+    ({"DomainName": "example.net", "KeyTag": 1, "Lang": "fr"}, "InvalidParameter", 'Lang must be "en" or "zh"'),
+    ({"DomainName": "example.net", "KeyTag": 1, "UserClientIp": "x"}, "InvalidParameter", "UserClientIp must be"),
+    ({"DomainName": "example.net", "KeyTag": 1, "Extra": 1}, "UnknownParameter", "Extra is not a field"),
+    ("example.net", "InvalidRequest", "must be a JSON object"),
+])
+def test_each_rule_is_a_400_naming_the_field_with_no_cloud_call(function, request_body, code, words):
+    answer = function.invoke(http_event(json.dumps(request_body)))
+    assert answer["statusCode"] == 400
+    body = json.loads(answer["body"])
+    assert body["Code"] == code and words in body["Message"]
+    assert function.cloud_calls() == []
+
+
+@pytest.mark.parametrize("event, status, code", [
+    (http_event("{not json"), 400, "InvalidJSON"),
+    (http_event("[]"), 400, "InvalidRequest"),
+    (http_event("x" * (64 * 1024 + 1)), 413, "PayloadTooLarge"),
+    (http_event("e30=", isBase64Encoded=True), 400, "InvalidRequest"),  # "{}": an object without fields
+    (http_event("%%%", isBase64Encoded=True), 400, "InvalidRequest"),
+])
+def test_malformed_http_bodies(function, event, status, code):
+    answer = function.invoke(event)
+    assert answer["statusCode"] == status
+    assert json.loads(answer["body"])["Code"] in (code, "MissingParameter")
+    assert function.cloud_calls() == []
+
+
+def test_wrong_method_is_405_with_allow(function):
+    event = http_event("{}")
+    event["requestContext"]["http"]["method"] = "PUT"
+    answer = function.invoke(event)
+    assert answer["statusCode"] == 405 and answer["headers"]["Allow"] == "POST"
+    assert function.cloud_calls() == []
+
+
+def test_only_valid_items_of_a_batch_reach_the_cloud(function):
+    body = json.dumps([{"DomainName": "example.net", "KeyTag": 31589}, {"DomainName": "bad_name", "KeyTag": 1}])
+    answer = function.invoke(http_event(base64.b64encode(body.encode()).decode(), isBase64Encoded=True))
+    assert [item["Status"] for item in json.loads(answer["body"])] == [202, 400]
+    calls = function.domain_api_calls("SaveSingleTaskForDeletingDSRecord")
+    assert len(calls) == 1
+
+
+def test_a_bad_setting_fails_every_invocation_with_one_clear_message(function, monkeypatch):
+    monkeypatch.setenv("MAX_CONCURRENCY", "lots")
+    monkeypatch.setenv("DEFAULT_LANG", "fr")
+    for _ in range(2):
+        answer = function.invoke_sample("http_post.json")
+        assert answer["statusCode"] == 500
+        message = json.loads(answer["body"])["Message"]
+        assert "MAX_CONCURRENCY must be an integer from 1 to 64" in message and "DEFAULT_LANG" in message
+    with pytest.raises(Exception, match="MAX_CONCURRENCY"):
+        function.invoke_sample("mns_queue_eventbridge.json")
+    assert function.cloud_calls() == []

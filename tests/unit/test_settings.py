@@ -1,0 +1,46 @@
+"""Settings are read from the environment once and every bad value is named in one message."""
+from __future__ import annotations
+
+import pytest
+
+from deleter.settings import ConfigurationError, Settings
+
+
+def test_defaults_with_only_the_required_topic():
+    settings = Settings.from_environ({"NOTIFY_TOPIC": "notices"})
+    assert settings == Settings(notify_topic="notices")
+    assert settings.domain_api_endpoint == "https://domain.aliyuncs.com"
+    assert (settings.max_concurrency, settings.default_lang, settings.domain_api_signature) == (8, "en", "v3")
+
+
+def test_every_setting_is_read():
+    settings = Settings.from_environ({
+        "NOTIFY_TOPIC": "n", "DOMAIN_API_ENDPOINT": "domain-intl.aliyuncs.com", "DOMAIN_API_VERSION": "2017-12-18",
+        "DOMAIN_API_SIGNATURE": "v1", "MNS_ENDPOINT": "http://127.0.0.1:9100", "DEFAULT_LANG": "zh",
+        "MAX_CONCURRENCY": "3", "LOG_LEVEL": "debug", "CONNECT_TIMEOUT_SECONDS": "1.5", "READ_TIMEOUT_SECONDS": "4",
+    })
+    assert settings == Settings("n", "domain-intl.aliyuncs.com", "2017-12-18", "v1", "http://127.0.0.1:9100", "zh",
+                                3, "DEBUG", 1.5, 4.0)
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({"MAX_CONCURRENCY": "many", "DEFAULT_LANG": "fr", "DOMAIN_API_VERSION": "v2",
+                               "MNS_ENDPOINT": "ftp://x", "LOG_LEVEL": "LOUD", "READ_TIMEOUT_SECONDS": "0"})
+    message = str(caught.value)
+    for expected in ("NOTIFY_TOPIC is required", "MAX_CONCURRENCY must be an integer from 1 to 64",
+                     "DEFAULT_LANG must be one of en, zh", "DOMAIN_API_VERSION must be an API version",
+                     "MNS_ENDPOINT must be an http(s):// URL", "LOG_LEVEL must be one of",
+                     "READ_TIMEOUT_SECONDS must be a number from 0.1 to 300"):
+        assert expected in message
+
+
+@pytest.mark.parametrize("name, value", [
+    ("NOTIFY_TOPIC", "1starts-with-digit"), ("NOTIFY_TOPIC", "has_underscore"), ("MAX_CONCURRENCY", "0"),
+    ("MAX_CONCURRENCY", "65"), ("DOMAIN_API_ENDPOINT", "https://domain.aliyuncs.com/path"),
+    ("DOMAIN_API_SIGNATURE", "v2"),
+])
+def test_each_bad_value_is_named(name, value):
+    environ = {"NOTIFY_TOPIC": "n", name: value}
+    with pytest.raises(ConfigurationError, match=name):
+        Settings.from_environ(environ)
