@@ -1,0 +1,164 @@
+"""`make run`: the function behind a local HTTP trigger, on the embedded emulator.
+
+Real HTTP requests on 127.0.0.1:$PORT become FC 3.0 HTTP trigger events; the function's answers
+become HTTP responses. Each notification published to NOTIFY_TOPIC is printed as it arrives (read
+from the queue subscribed to the topic), so a new user sees the whole flow.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+
+import requests
+
+from cloud.credentials import Credentials
+from cloud.errors import CloudError
+from cloud.http import new_session
+from cloud.mns import MnsClient
+from local.runtime import LocalCloud, invoke, start_local_cloud
+
+MAX_REQUEST_BYTES = 1024 * 1024  # the function itself refuses more than 64 KiB; this only guards the server
+SAMPLE_REQUEST = {"DomainName": "example.net", "KeyTag": 31589}
+
+
+def http_event(method: str, target: str, headers: dict, body: bytes, source_ip: str, port: int) -> dict:
+    """An FC 3.0 HTTP trigger event (multi-valued headers comma-joined, binary bodies base64)."""
+    path, _, query = target.partition("?")
+    parameters: dict = {}
+    for pair in filter(None, query.split("&")):
+        key, _, value = pair.partition("=")
+        parameters[key] = f"{parameters[key]},{value}" if key in parameters else value
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode("ascii"), True
+    now = datetime.now(timezone.utc)
+    return {
+        "version": "v1",
+        "rawPath": path,
+        "body": text,
+        "isBase64Encoded": is_base64,
+        "headers": headers,
+        "queryParameters": parameters,
+        "requestContext": {
+            "accountId": "local",
+            "domainName": f"127.0.0.1:{port}",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                     "userAgent": headers.get("User-Agent", "")},
+            "requestId": f"1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:12]}",
+            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "timeEpoch": str(int(now.timestamp() * 1000)),
+        },
+    }
+
+
+def make_handler(cloud: LocalCloud, port: int) -> type:
+    # FC's built-in runtime runs one request per instance at a time; so does this one.
+    one_at_a_time = threading.Lock()
+
+    class TriggerHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_REQUEST_BYTES:
+                self._write(413, {"Content-Type": "application/json"},
+                            b'{"Code": "PayloadTooLarge", "Message": "The body is too large"}')
+                return
+            body = self.rfile.read(length)
+            headers: dict = {}
+            for name, value in self.headers.items():
+                headers[name] = f"{headers[name]},{value}" if name in headers else value
+            event = http_event(self.command, self.path, headers, body, self.client_address[0], port)
+            with one_at_a_time:
+                answer = invoke(json.dumps(event).encode("utf-8"), cloud)
+            payload = answer.get("body") or ""
+            data = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode("utf-8")
+            self._write(int(answer.get("statusCode", 200)), answer.get("headers") or {}, data)
+
+        def _write(self, status: int, headers: dict, data: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, str(value))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            print(f"[http] {self.address_string()} {format % args}", file=sys.stderr)
+
+    return TriggerHandler
+
+
+def subscribed_queue(emulator_url: str, topic: str) -> Optional[str]:
+    """The queue subscribed to the topic, from the emulator's state (None if there is none)."""
+    state = requests.get(f"{emulator_url}/__emulator__/state", timeout=5).json()
+    for subscription in state.get("subscriptions", []):
+        if subscription.get("TopicName") == topic:
+            return str(subscription.get("Endpoint", "")).rpartition("queues/")[2] or None
+    return None
+
+
+def print_notifications(cloud: LocalCloud, queue: str, stop: threading.Event) -> None:
+    """Long-poll the queue and print every notification as it arrives."""
+    credentials = cloud.credentials
+    mns = MnsClient(new_session(1), Credentials(credentials.access_key_id, credentials.access_key_secret,
+                                                credentials.security_token), cloud.emulator.url)
+    while not stop.is_set():
+        try:
+            message = mns.receive(queue, wait_seconds=5)
+        except CloudError as error:
+            print(f"[notification] could not read {queue}: {error}", file=sys.stderr)
+            time.sleep(1)
+            continue
+        if message is None:
+            continue
+        try:
+            body = json.dumps(json.loads(message.body), indent=2, ensure_ascii=False)
+        except ValueError:
+            body = message.body
+        print(f"[notification] {body}", flush=True)
+        mns.delete(queue, message.receipt_handle)
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "9000"))
+    emulator_port = int(os.environ.get("EMULATOR_PORT", "9100"))
+    os.environ.pop("DOMAIN_API_ENDPOINT", None)  # `make run` always runs on the embedded emulator
+    os.environ.pop("MNS_ENDPOINT", None)
+    cloud = start_local_cloud(os.environ, emulator_port=emulator_port)  # type: ignore[arg-type]
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(cloud, port))
+    stop = threading.Event()
+    topic = os.environ["NOTIFY_TOPIC"]
+    queue = subscribed_queue(cloud.emulator.url, topic)
+    if queue:
+        threading.Thread(target=print_notifications, args=(cloud, queue, stop), daemon=True).start()
+    sample = json.dumps(SAMPLE_REQUEST)
+    print(f"Emulator (Domain API + MNS) on {cloud.emulator.url}; its state: {cloud.emulator.url}/__emulator__/state")
+    print(f"Function on http://127.0.0.1:{port}/ (FC HTTP trigger); notifications of topic {topic} print below.")
+    print("Delete a DS record of a seeded domain:")
+    print(f"  curl -sS -X POST http://127.0.0.1:{port}/ -H 'Content-Type: application/json' -d '{sample}'")
+    print("Ready. Ctrl-C stops.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()
+        cloud.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

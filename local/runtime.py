@@ -1,0 +1,118 @@
+"""Running the function without FC: an FC-like context, the embedded emulator as the default
+cloud, and `make invoke` (one in-process invocation, its answer as JSON on stdout).
+
+    python -m local.runtime EVENT_FILE
+
+With DOMAIN_API_ENDPOINT and MNS_ENDPOINT set, the function talks to them (the real cloud with
+real credentials from ALIBABA_CLOUD_*, or any emulator); unset, an emulator is started in this
+process and its STS credentials are put on the context, as FC does on python3.10.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from local.emulator import Emulator
+
+DEFAULT_NOTIFY_TOPIC = "ds-record-deleter-notifications"
+FUNCTION_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class FcCredentials:
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    security_token: Optional[str] = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class FcFunction:
+    name: str = "ds-record-deleter"
+    handler: str = "index.handler"
+    memory: int = 256
+    timeout: int = FUNCTION_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class FcContext:
+    """The attributes of FC's python3.10 context that the function reads."""
+    request_id: str
+    account_id: str
+    region: str
+    credentials: Optional[FcCredentials]
+    function: FcFunction = FcFunction()
+
+
+def new_context(account_id: str, region: str, credentials: Optional[FcCredentials]) -> FcContext:
+    return FcContext(request_id=str(uuid.uuid4()), account_id=account_id, region=region, credentials=credentials)
+
+
+@dataclass
+class LocalCloud:
+    """Where the function's calls go: the embedded emulator, or endpoints given by the caller."""
+    account_id: str
+    region: str
+    credentials: Optional[FcCredentials]
+    emulator: Optional[Emulator] = None
+
+    def context(self) -> FcContext:
+        return new_context(self.account_id, self.region, self.credentials)
+
+    def stop(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+
+
+def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0) -> LocalCloud:
+    """Point the function's settings at the embedded emulator unless endpoints were given.
+    Fills `environ` (normally os.environ) with what the function reads."""
+    environ.setdefault("NOTIFY_TOPIC", DEFAULT_NOTIFY_TOPIC)
+    if environ.get("DOMAIN_API_ENDPOINT") and environ.get("MNS_ENDPOINT"):
+        # Credentials from ALIBABA_CLOUD_* (python3.12-style): the context carries none.
+        return LocalCloud(environ.get("FC_ACCOUNT_ID", "0"), environ.get("FC_REGION", "cn-hangzhou"), None)
+    emulator = Emulator(port=emulator_port)
+    emulator.start()
+    environ["DOMAIN_API_ENDPOINT"] = environ["MNS_ENDPOINT"] = emulator.url
+    sts = emulator.sts_credentials
+    credentials = FcCredentials(sts["AccessKeyId"], sts["AccessKeySecret"], sts["SecurityToken"])
+    return LocalCloud(emulator.account_id, emulator.region, credentials, emulator)
+
+
+def invoke(event: bytes, cloud: LocalCloud) -> Any:
+    """One invocation the way FC makes it: initialize once, then the handler with bytes."""
+    import index  # imported late: the settings must see the environment prepared above
+
+    context = cloud.context()
+    index.initialize(context)
+    return index.handler(event, context)
+
+
+def main(argv: Optional[list] = None) -> int:
+    parser = argparse.ArgumentParser(description="Invoke the function once, in process, with an FC-like context.")
+    parser.add_argument("event", help="a JSON event file (samples for every trigger: tests/events/)")
+    args = parser.parse_args(argv)
+    with open(args.event, "rb") as file:
+        event = file.read()
+    cloud = start_local_cloud(os.environ)  # type: ignore[arg-type]
+    try:
+        started = time.monotonic()
+        try:
+            answer = invoke(event, cloud)
+        except Exception as error:  # the function failed the invocation, as FC would report it
+            print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}, indent=2))
+            return 1
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        print(f"invocation took {time.monotonic() - started:.3f} s", file=sys.stderr)
+        return 0
+    finally:
+        cloud.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
