@@ -1,6 +1,7 @@
 """The function, invoked as FC would, against the emulator over HTTP."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any, List
@@ -9,6 +10,7 @@ import jsonschema
 import pytest
 
 import index
+from deleter.log import logger
 from local.runtime import FcCredentials, LocalCloud, invoke
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -71,3 +73,12 @@ def function(emulator, monkeypatch) -> FunctionHarness:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(index, "_instance", None)
     return FunctionHarness(emulator)
+
+
+@pytest.fixture
+def json_logs():
+    """What the function's logger writes (its JSON lines), captured from its own handler."""
+    buffer = io.StringIO()
+    previous = logger.registered_handler.setStream(buffer)
+    yield buffer
+    logger.registered_handler.setStream(previous)
