@@ -2,15 +2,16 @@
 
 Thin by design: recognise the trigger, turn the event into plain requests, hand them to the
 core, turn the outcomes into the trigger's answer. Everything else lives in deleter/ (the core),
-cloud/ (the adapters it is given) and triggers/ (one adapter per trigger)."""
+cloud/ (the adapters it is given), triggers/ (one adapter per trigger) and wiring.py."""
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import triggers
 from cloud.credentials import CredentialsError
 from deleter.batch import process_all
+from deleter.deadline import Deadline
 from deleter.log import logger
 from deleter.settings import ConfigurationError
 from triggers.common import Refused
@@ -35,16 +36,21 @@ def initialize(context: Any) -> None:
 
 
 def handler(event: Any, context: Any) -> Any:
+    return handle(event, context, _current_instance)
+
+
+def handle(event: Any, context: Any, instance_of: Callable[[], FunctionInstance]) -> Any:
+    """One invocation on the instance that instance_of() gives (tests run two side by side)."""
     logger.append_keys(request_id=getattr(context, "request_id", None))
     adapter, decoded = triggers.recognise(event)
     try:
-        delivered = adapter.delivery(decoded, context)
+        instance = instance_of()
+        deadline = Deadline.for_invocation(context, instance.settings.deadline_margin_seconds)
+        delivered = adapter.delivery(decoded, context, instance.trigger_options)
+        logger.set_correlation_id(delivered.correlation_id)
+        use_case = instance.use_case(context, os.environ, deadline)
     except Refused as refused:
         return refused.answer
-    logger.set_correlation_id(delivered.correlation_id)
-    try:
-        instance = _current_instance()
-        use_case = instance.use_case(context, os.environ)
     except (ConfigurationError, CredentialsError) as error:
         logger.error("Function misconfigured", extra={"error": str(error)})
         if adapter is triggers.http:

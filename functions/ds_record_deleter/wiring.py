@@ -1,10 +1,13 @@
 """What one FC instance keeps between invocations, and the core built for each invocation.
 
-Settings, the pooled HTTP session and the worker threads live as long as the instance. Cloud
-clients are bound to each invocation's credentials: FC rotates the role's STS credentials.
+Settings, the pooled HTTP session, the worker threads, the idempotency store and the rate limiter
+live as long as the instance. Cloud clients are bound to each invocation's credentials (FC rotates
+the role's STS credentials) and to its deadline.
 """
 from __future__ import annotations
 
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
@@ -12,17 +15,47 @@ from cloud.credentials import credentials_from
 from cloud.domain_api import DomainApiClient
 from cloud.http import new_session
 from cloud.mns import MnsClient, default_endpoint
-from deleter.deletion import DeletionUseCase
+from deleter.allowlist import DomainAllowlist
+from deleter.deadline import Deadline
+from deleter.deletion import Collaborators, DeletionUseCase
+from deleter.idempotency import IdempotencyStore, InMemoryStore
 from deleter.log import logger
 from deleter.notifications import Notifier
+from deleter.rate_limit import RateLimitedDomainApi, TokenBucket
+from deleter.reconcile import Reconciler
+from deleter.retry import Retrier, RetryPolicy
 from deleter.settings import ConfigurationError, Settings
+from triggers.common import TriggerOptions
+from triggers.webhook import WebhookVerifier
+
+PUBLISH_RESERVE_SECONDS = 1.0  # of the deadline's margin, what publishing leaves for the answer
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_store(settings: Settings) -> IdempotencyStore:
+    if not settings.redis_url:
+        return InMemoryStore()
+    from cloud.redis import RedisClient  # only instances that use Redis pay for it
+    from cloud.redis_store import RedisIdempotencyStore
+
+    return RedisIdempotencyStore(RedisClient(settings.redis_url))
 
 
 class FunctionInstance:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: IdempotencyStore = None) -> None:
         self.settings = settings
+        self.id = uuid.uuid4().hex[:8]
         self.session = new_session(settings.max_concurrency)
         self.executor = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="deleter")
+        self.store = store if store is not None else new_store(settings)
+        self.bucket = TokenBucket(settings.max_requests_per_second)
+        self.allowlist = DomainAllowlist(settings.allowed_domains)
+        self.retry_policy = RetryPolicy(settings.retry_base_delay_seconds, settings.retry_max_delay_seconds)
+        webhook = WebhookVerifier(settings.webhook_secret, self.store.first_use) if settings.webhook_secret else None
+        self.trigger_options = TriggerOptions(max_batch=settings.max_batch, webhook=webhook)
         logger.setLevel(settings.log_level)
 
     @classmethod
@@ -37,13 +70,31 @@ class FunctionInstance:
             raise ConfigurationError("MNS_ENDPOINT is not set and the context names no account_id and region")
         return default_endpoint(account_id, region)
 
-    def use_case(self, context: Any, environ: Mapping[str, str]) -> DeletionUseCase:
+    def use_case(self, context: Any, environ: Mapping[str, str], deadline: Deadline) -> DeletionUseCase:
         settings = self.settings
         credentials = credentials_from(context, environ)
         timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
-        domain_api = DomainApiClient(self.session, credentials, endpoint=settings.domain_api_endpoint,
-                                     version=settings.domain_api_version,
-                                     signature_version=settings.domain_api_signature, timeout=timeout)
-        mns = MnsClient(self.session, credentials, self.mns_endpoint(context), timeout=timeout)
-        return DeletionUseCase(domain_api, Notifier(mns.publish, settings.notify_topic),
-                               default_lang=settings.default_lang)
+        publish_time_left = lambda: max(0.0, deadline.hard_remaining() - PUBLISH_RESERVE_SECONDS)
+        domain_api = RateLimitedDomainApi(
+            DomainApiClient(self.session, credentials, endpoint=settings.domain_api_endpoint,
+                            version=settings.domain_api_version, signature_version=settings.domain_api_signature,
+                            timeout=timeout, time_left=deadline.remaining),
+            self.bucket, deadline.remaining)
+        mns = MnsClient(self.session, credentials, self.mns_endpoint(context), timeout=timeout,
+                        time_left=publish_time_left)
+        retrier = Retrier(self.retry_policy, deadline.remaining)
+        ttl_ms = max(settings.idempotency_ttl_seconds, 14 * 86400) * 1000
+        parts = Collaborators(
+            domain_api=domain_api,
+            notifier=Notifier(mns.publish, settings.notify_topic),
+            store=self.store,
+            reconciler=Reconciler(domain_api, self.store, retrier, now_ms=now_ms, claim_ttl_ms=ttl_ms),
+            retrier=retrier,
+            publish_retrier=Retrier(self.retry_policy, publish_time_left),
+            deadline=deadline,
+            allowlist=self.allowlist,
+            now_ms=now_ms,
+            sleep=time.sleep,
+        )
+        return DeletionUseCase(parts, default_lang=settings.default_lang,
+                               idempotency_ttl_seconds=settings.idempotency_ttl_seconds, instance_id=self.id)

@@ -16,6 +16,12 @@ from local.runtime import FcCredentials, LocalCloud, invoke
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SCHEMA = json.loads((Path(index.__file__).parent / "deleter" / "notification.schema.json").read_text())
 NOTIFY_TOPIC = "ds-record-deleter-notifications"
+SETTINGS_TO_CLEAR = (
+    "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "DOMAIN_API_VERSION", "DOMAIN_API_SIGNATURE", "DEFAULT_LANG", "MAX_CONCURRENCY", "LOG_LEVEL",
+    "CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "WEBHOOK_SECRET", "ALLOWED_DOMAINS", "MAX_BATCH",
+    "IDEMPOTENCY_TTL_SECONDS", "REDIS_URL", "MAX_REQUESTS_PER_SECOND", "DEADLINE_MARGIN_SECONDS",
+)
 
 
 class FunctionHarness:
@@ -68,9 +74,11 @@ def function(emulator, monkeypatch) -> FunctionHarness:
     monkeypatch.setenv("NOTIFY_TOPIC", NOTIFY_TOPIC)
     monkeypatch.setenv("DOMAIN_API_ENDPOINT", emulator.url)
     monkeypatch.setenv("MNS_ENDPOINT", emulator.url)
-    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
-                 "DOMAIN_API_SIGNATURE", "MAX_CONCURRENCY"):
+    for name in SETTINGS_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
+    # Quick retries keep failure tests short; the policy itself is tested on its own.
+    monkeypatch.setenv("RETRY_BASE_DELAY_SECONDS", "0.005")
+    monkeypatch.setenv("RETRY_MAX_DELAY_SECONDS", "0.02")
     monkeypatch.setattr(index, "_instance", None)
     return FunctionHarness(emulator)
 

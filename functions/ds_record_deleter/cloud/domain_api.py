@@ -16,7 +16,7 @@ import requests
 from . import signing
 from .credentials import Credentials
 from .errors import OutcomeUnknownError, RetryableError, classify, redact
-from .http import Timeout, retry_after_seconds, send
+from .http import TimeLeft, Timeout, retry_after_seconds, send
 
 SERVICE = "Domain"
 DEFAULT_ENDPOINT = "https://domain.aliyuncs.com"
@@ -63,6 +63,21 @@ class TaskDetail:
 
 
 @dataclass(frozen=True)
+class TaskInfo:
+    task_no: str
+    task_type: str
+    task_status: str
+    create_time: str
+
+
+@dataclass(frozen=True)
+class TaskListPage:
+    request_id: str
+    has_next_page: bool
+    tasks: Tuple[TaskInfo, ...]
+
+
+@dataclass(frozen=True)
 class TaskDetailPage:
     request_id: str
     page_num: int
@@ -98,6 +113,7 @@ class DomainApiClient:
         timeout: Timeout = (3.05, 10.0),
         clock: Callable[[], datetime] = _utc_now,
         nonce: Callable[[], str] = _new_nonce,
+        time_left: Optional[TimeLeft] = None,
     ) -> None:
         if signature_version not in SIGNATURE_VERSIONS:
             raise ValueError(f"signature_version must be one of {SIGNATURE_VERSIONS}")
@@ -110,6 +126,7 @@ class DomainApiClient:
         self._timeout = timeout
         self._clock = clock
         self._nonce = nonce
+        self._time_left = time_left
 
     # --- the actions ----------------------------------------------------------------------
 
@@ -167,6 +184,15 @@ class DomainApiClient:
             has_next_page=bool(body.get("NextPage", False)), details=details,
         )
 
+    def query_task_list(self, begin_ms: int, end_ms: int, *, page_num: int = 1, page_size: int = 100) -> TaskListPage:
+        """The account's tasks created between two instants (the service may round to days)."""
+        body = self.call("QueryTaskList", {"BeginCreateTime": begin_ms, "EndCreateTime": end_ms,
+                                           "PageNum": page_num, "PageSize": page_size}, mutating=False)
+        items = (body.get("Data") or {}).get("TaskInfo") or ()
+        tasks = tuple(TaskInfo(item.get("TaskNo", ""), item.get("TaskType", ""), item.get("TaskStatus", ""),
+                               item.get("CreateTime", "")) for item in items)
+        return TaskListPage(body.get("RequestId", ""), bool(body.get("NextPage", False)), tasks)
+
     # --- one signed call --------------------------------------------------------------------
 
     def call(self, action: str, params: Mapping[str, Any], *, mutating: bool) -> dict:
@@ -177,7 +203,7 @@ class DomainApiClient:
         else:
             url, headers = self._sign_v1(action, query)
         response = send(self._session, "POST", url, headers=headers, body=b"", timeout=self._timeout,
-                        service=SERVICE, action=action, mutating=mutating)
+                        service=SERVICE, action=action, mutating=mutating, time_left=self._time_left)
         return self._read(response, action, mutating)
 
     def _timestamp(self) -> str:

@@ -1,7 +1,7 @@
 """The one pooled HTTP session an instance shares, and transport failures as typed errors."""
 from __future__ import annotations
 
-from typing import Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -10,6 +10,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from .errors import OutcomeUnknownError, RetryableError
 
 Timeout = Tuple[float, float]  # (connect, read) seconds
+TimeLeft = Callable[[], float]  # seconds the invocation still has for this call
+MIN_CALL_SECONDS = 0.05  # less than this left: the call is not started at all
 
 
 def new_session(pool_size: int) -> requests.Session:
@@ -38,9 +40,16 @@ def send(
     service: str,
     action: str,
     mutating: bool,
+    time_left: Optional[TimeLeft] = None,
 ) -> requests.Response:
     """Send one request. A failure before the request left is retryable; after it left, the
-    outcome of a mutating call is unknown."""
+    outcome of a mutating call is unknown. With time_left, no call outlives the invocation."""
+    if time_left is not None:
+        budget = time_left()
+        if budget < MIN_CALL_SECONDS:
+            raise RetryableError("DeadlineReached", "No time is left in this invocation for the call",
+                                 service=service, action=action)
+        timeout = (min(timeout[0], budget), min(timeout[1], budget))
     after_sending = OutcomeUnknownError if mutating else RetryableError
     try:
         return session.request(method, url, headers=dict(headers), data=body, timeout=timeout,

@@ -16,7 +16,7 @@ import requests
 from . import signing
 from .credentials import Credentials
 from .errors import classify, redact
-from .http import Timeout, send
+from .http import TimeLeft, Timeout, send
 
 SERVICE = "MNS"
 API_VERSION = "2015-06-06"
@@ -80,6 +80,7 @@ class MnsClient:
         *,
         timeout: Timeout = (3.05, 10.0),
         clock: Callable[[], datetime] = _utc_now,
+        time_left: Optional[TimeLeft] = None,
     ) -> None:
         self._session = session
         self._credentials = credentials
@@ -87,6 +88,7 @@ class MnsClient:
         self._host = urlsplit(self._base_url).netloc
         self._timeout = timeout
         self._clock = clock
+        self._time_left = time_left
 
     def publish(self, topic: str, body: str, tag: Optional[str] = None) -> SentMessage:
         """PublishMessage. The topic fans the message out to its subscriptions."""
@@ -155,7 +157,8 @@ class MnsClient:
             headers["security-token"] = creds.security_token
         timeout = (self._timeout[0], read_timeout or self._timeout[1])
         response = send(self._session, method, self._base_url + resource, headers=headers, body=body,
-                        timeout=timeout, service=SERVICE, action=action, mutating=mutating)
+                        timeout=timeout, service=SERVICE, action=action, mutating=mutating,
+                        time_left=self._time_left)
         if response.status_code < 300:
             return _fields(response.content) if response.content else {}
         return self._raise(response, action, mutating, empty_code)

@@ -1,18 +1,59 @@
-"""The use case: validate one request -> submit the deletion task -> publish the notification."""
+"""The use case: validate -> claim the request's idempotency record -> submit the deletion task
+(retrying what is safe, reconciling what is unknown) -> publish the notification.
+
+Exactly one task per request: a redelivered request finds its record and returns the stored
+TaskNo; an unknown outcome is reconciled before anything is submitted again; requests for one
+domain are serialised so that reconciliation can tell a domain's new task apart. No TaskNo is
+lost: it is in the record (kept 14 days while unpublished) and in an ERROR line before the
+invocation fails for a redelivery to publish it.
+"""
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Optional, Union
 
 from cloud.errors import CloudError, OutcomeUnknownError, RetryableError
 
-from . import notifications
+from . import idempotency, notifications
+from .allowlist import DomainAllowlist
+from .deadline import Deadline
 from .deletion_request import DeletionRequest, InvalidRequest, parse_deletion_request
+from .idempotency import (IdempotencyRecord, IdempotencyStore, StoreError, fingerprint, idempotency_key,
+                          stable_source_key)
 from .log import logger
 from .notifications import Notification, Notifier
 from .outcome import FAILED, PERMANENT, REJECTED, RETRYABLE, SUBMITTED, UNKNOWN, Outcome
 from .ports import DomainApi
+from .reconcile import Reconciler
+from .retry import Retrier
 from .source import IncomingRequest, Source
+
+LOCK_POLL_SECONDS = 0.025
+MAX_SUBMISSIONS = 5  # resubmissions after reconciling "not created"; the deadline bounds them too
+
+
+@dataclass(frozen=True)
+class Task:
+    task_no: str
+    api_request_id: str
+    adopted: bool = False
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What one invocation's use case is given: the cloud ports, the store and the clocks."""
+    domain_api: DomainApi
+    notifier: Notifier
+    store: IdempotencyStore
+    reconciler: Reconciler
+    retrier: Retrier          # for Domain API calls, within the deadline
+    publish_retrier: Retrier  # for publishing, which may also use the deadline's margin
+    deadline: Deadline
+    allowlist: DomainAllowlist
+    now_ms: Callable[[], int]
+    sleep: Callable[[float], None]
 
 
 def _utc_now() -> datetime:
@@ -20,12 +61,16 @@ def _utc_now() -> datetime:
 
 
 class DeletionUseCase:
-    def __init__(self, domain_api: DomainApi, notifier: Notifier, *, default_lang: str = "en",
-                 clock: Callable[[], datetime] = _utc_now) -> None:
-        self._domain_api = domain_api
-        self._notifier = notifier
+    def __init__(self, parts: Collaborators, *, default_lang: str = "en", idempotency_ttl_seconds: int = 3600,
+                 instance_id: str = "", clock: Callable[[], datetime] = _utc_now) -> None:
+        self._p = parts
         self._default_lang = default_lang
+        self._ttl_ms = idempotency_ttl_seconds * 1000
+        self._unpublished_ttl_ms = max(self._ttl_ms, idempotency.UNPUBLISHED_TTL_SECONDS * 1000)
+        self._instance_id = instance_id or uuid.uuid4().hex[:8]
         self._clock = clock
+
+    # --- one request, start to end ----------------------------------------------------------
 
     def process(self, item: IncomingRequest) -> Outcome:
         """Never raises: every end is an Outcome, so one bad item cannot stop a batch."""
@@ -42,61 +87,246 @@ class DeletionUseCase:
                 raise item.problem
             request = parse_deletion_request(item.payload, default_lang=self._default_lang,
                                              fallback_client_ip=item.client_ip)
+            if not self._p.allowlist.allows(request.domain_name):
+                raise InvalidRequest("DomainNotAllowed", "DomainName",
+                                     f"DomainName {request.domain_name} is not in ALLOWED_DOMAINS")
         except InvalidRequest as error:
             return self._reject(item, error)
+        source = item.source
+        key, owner = idempotency_key(request, source), self._new_owner()
         try:
-            task = self._domain_api.save_deleting_ds_task(request.domain_name, request.key_tag, request.lang,
-                                                          request.user_client_ip)
+            claim = self._p.store.acquire(key, owner, fingerprint(request), self._lease_until_ms(),
+                                          self._p.now_ms(), self._unpublished_ttl_ms)
+        except StoreError as error:  # no record, no call: nothing may be sent untracked
+            return self._failed(request, source, key, owner, _store_unavailable(error))
+        record = claim.record
+        if record.fingerprint != fingerprint(request):
+            return self._reject(item, InvalidRequest(
+                "IdempotencyKeyReused", "IdempotencyKey",
+                "IdempotencyKey was already used for another request (another DomainName or KeyTag)"))
+        if not claim.acquired:
+            return self._replay(record, request, source) if record.final else self._busy(request, source)
+        if record.status == idempotency.SUBMITTED:
+            task: Union[Task, Outcome] = Task(record.task_no, record.api_request_id, record.adopted)
+        elif record.status == idempotency.FAILED and stable_source_key(source):  # its notice is still owed
+            error = CloudError(record.code, record.message, service="Domain", action="SaveSingleTaskForDeletingDSRecord")
+            return self._refused(request, source, key, owner, error)
+        else:
+            task = self._submit(request, source, key, owner, record)
+        if isinstance(task, Outcome):
+            return task
+        return self._publish(request, source, key, owner, task)
+
+    # --- submitting ---------------------------------------------------------------------------
+
+    def _submit(self, request: DeletionRequest, source: Source, key: str, owner: str,
+                record: IdempotencyRecord) -> Union[Task, Outcome]:
+        lock = f"domain:{request.domain_name}"
+        try:
+            locked = self._lock(lock, owner)
+        except StoreError as error:
+            return self._failed(request, source, key, owner, _store_unavailable(error))
+        if not locked:
+            error = RetryableError("DomainBusy", f"Another request for {request.domain_name} is being submitted",
+                                   service="Domain", action="SaveSingleTaskForDeletingDSRecord")
+            return self._failed(request, source, key, owner, error)
+        try:
+            attempted_at = record.attempted_at_ms
+            if attempted_at:  # an earlier delivery sent it and never learnt the outcome
+                found = self._reconcile(request, source, key, owner, attempted_at)
+                if found is not None:
+                    return found
+            else:
+                attempted_at = self._p.now_ms()  # written before sending: a crash after it is visible
+                if not self._p.store.update(key, owner, {"attempted_at_ms": str(attempted_at)},
+                                            self._unpublished_ttl_ms):
+                    raise RetryableError("LeaseLost", "The idempotency record is no longer ours",
+                                         service="Domain", action="SaveSingleTaskForDeletingDSRecord")
+            for _ in range(MAX_SUBMISSIONS):
+                try:
+                    submitted = self._p.retrier.call(
+                        lambda: self._p.domain_api.save_deleting_ds_task(
+                            request.domain_name, request.key_tag, request.lang, request.user_client_ip),
+                        what="SaveSingleTaskForDeletingDSRecord")
+                except OutcomeUnknownError as error:
+                    logger.warning("Outcome unknown: reconciling before any resubmission",
+                                   extra=_log_fields(source, request, code=error.code))
+                    found = self._reconcile(request, source, key, owner, attempted_at)
+                    if found is not None:
+                        return found
+                    continue
+                task = Task(submitted.task_no, submitted.request_id)
+                self._save(key, owner, {"status": idempotency.SUBMITTED, "task_no": task.task_no,
+                                        "api_request_id": task.api_request_id}, request, source, task.task_no)
+                self._guarded(lambda: self._p.store.claim_task(task.task_no, key, self._unpublished_ttl_ms),
+                              request, source, task.task_no)
+                return task
+            raise OutcomeUnknownError("Unreconciled", f"{MAX_SUBMISSIONS} submissions ended unknown",
+                                      service="Domain", action="SaveSingleTaskForDeletingDSRecord")
         except CloudError as error:
-            return self._fail(request, item.source, error)
-        return self._submitted(request, item.source, task.task_no, task.request_id)
+            return self._failed(request, source, key, owner, error)
+        except StoreError as error:  # before anything was sent (after sending, _save guards)
+            return self._failed(request, source, key, owner, _store_unavailable(error))
+        finally:
+            self._guarded(lambda: self._p.store.unlock(lock, owner), request, source)
 
-    def _submitted(self, request: DeletionRequest, source: Source, task_no: str, api_request_id: str) -> Outcome:
-        log = _log_fields(source, request, task_no=task_no, outcome=SUBMITTED)
+    def _reconcile(self, request: DeletionRequest, source: Source, key: str, owner: str,
+                   since_ms: int) -> Union[Task, Outcome, None]:
+        """A Task adopted, an Outcome when the record is already gone, or None: submit again."""
+        found = self._p.reconciler.reconcile(request, key, since_ms)
+        if found.task_no:
+            logger.info("Task adopted by reconciliation", extra=_log_fields(source, request, task_no=found.task_no))
+            self._save(key, owner, {"status": idempotency.SUBMITTED, "task_no": found.task_no, "adopted": "1"},
+                       request, source, found.task_no)
+            return Task(found.task_no, "", adopted=True)
+        if not found.key_tag_listed:
+            error = CloudError("DSRecordAbsent",
+                               f"KeyTag {request.key_tag} is no longer listed for {request.domain_name} and no "
+                               "deletion task since the first attempt was found; nothing was submitted again",
+                               service="Domain", action="QueryDSRecord")
+            return self._refused(request, source, key, owner, error)
+        return None
+
+    def _save(self, key: str, owner: str, changes: dict, request: DeletionRequest, source: Source,
+              task_no: Optional[str] = None, ttl_ms: Optional[int] = None) -> None:
+        """Record progress once a task exists. A store failure here must not lose the TaskNo: it
+        is logged at ERROR with the TaskNo, and the request goes on to publish."""
+        self._guarded(lambda: self._p.store.update(key, owner, changes, ttl_ms or self._unpublished_ttl_ms),
+                      request, source, task_no)
+
+    def _guarded(self, action: Callable[[], object], request: DeletionRequest, source: Source,
+                 task_no: Optional[str] = None) -> None:
+        try:
+            action()
+        except StoreError as error:
+            logger.error("Idempotency store failed", extra=_log_fields(source, request, task_no=task_no,
+                                                                        store_error=str(error)))
+
+    def _new_owner(self) -> str:
+        return f"{self._instance_id}/{uuid.uuid4().hex}"
+
+    def _lock(self, name: str, owner: str) -> bool:
+        """The per-domain lock, waited for within the deadline."""
+        while True:
+            if self._p.store.lock(name, owner, self._lease_ms()):
+                return True
+            if self._p.deadline.remaining() <= LOCK_POLL_SECONDS:
+                return False
+            self._p.sleep(LOCK_POLL_SECONDS)
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    def _publish(self, request: DeletionRequest, source: Source, key: str, owner: str, task: Task) -> Outcome:
+        log = _log_fields(source, request, task_no=task.task_no, outcome=SUBMITTED, adopted=task.adopted or None)
         logger.info("Deletion task submitted", extra=log)
-        notified = self._notify(notifications.submitted(request, task_no, api_request_id, source, self._clock()),
-                                log)
-        return Outcome(SUBMITTED, source, request, task_no=task_no, api_request_id=api_request_id,
-                       notified=notified)
-
-    def _reject(self, item: IncomingRequest, error: InvalidRequest) -> Outcome:
-        log = _log_fields(item.source, None, outcome=REJECTED, code=error.code, reason=error.message)
-        logger.warning("Request rejected", extra=log)
-        notified = None
-        if not item.source.caller_sees_answer:
-            notified = self._notify(notifications.rejected(item.payload, error, item.source, self._clock()), log)
-        return Outcome(REJECTED, item.source, code=error.code, message=error.message, notified=notified)
-
-    def _fail(self, request: DeletionRequest, source: Source, error: CloudError) -> Outcome:
-        failure = _failure_kind(error)
-        log = _log_fields(source, request, outcome=FAILED, code=error.code, reason=error.message,
-                          error_class=type(error).__name__, api_request_id=error.request_id)
-        logger.error("Deletion task not submitted", extra=log)
-        notified = None
-        if failure == PERMANENT and not source.caller_sees_answer:
-            notified = self._notify(notifications.failed(request, error.code, error.message, error.request_id,
-                                                         source, self._clock()), log)
-        return Outcome(FAILED, source, request, api_request_id=error.request_id, code=error.code,
-                       message=error.message, failure=failure, notified=notified)
+        notification = notifications.submitted(request, task.task_no, task.api_request_id, source,
+                                               self._clock(), adopted=task.adopted)
+        notified = self._notify(notification, log)
+        if notified:
+            self._save(key, owner, {"status": idempotency.PUBLISHED, "notified": "1", "final": "1"}, request, source,
+                       task.task_no, self._ttl_ms)
+        else:
+            logger.error("TaskNo not published: a redelivery will publish it", extra=log)
+            self._save(key, owner, {"lease_until_ms": "0"}, request, source, task.task_no)
+        return Outcome(SUBMITTED, source, request, task_no=task.task_no, api_request_id=task.api_request_id,
+                       notified=notified, adopted=task.adopted)
 
     def _notify(self, notification: Notification, log: dict) -> bool:
         try:
-            self._notifier.send(notification)
+            # A publish whose answer was lost may be sent twice: consumers dedupe by TaskNo.
+            self._p.publish_retrier.call(lambda: self._p.notifier.send(notification),
+                                         retry_on=(RetryableError, OutcomeUnknownError), what="PublishMessage")
             return True
         except (CloudError, ValueError) as error:
-            # The outcome stands; what was not published is in this ERROR line (TaskNo included).
             logger.error("Notification not published", extra={**log, "event": notification.event,
                                                                 "publish_error": str(error)})
             return False
 
+    # --- the other ends -------------------------------------------------------------------------
 
-def _failure_kind(error: CloudError) -> str:
-    if isinstance(error, RetryableError):
-        return RETRYABLE
-    return UNKNOWN if isinstance(error, OutcomeUnknownError) else PERMANENT
+    def _failed(self, request: DeletionRequest, source: Source, key: str, owner: str, error: CloudError) -> Outcome:
+        if not isinstance(error, (RetryableError, OutcomeUnknownError)):
+            return self._refused(request, source, key, owner, error)
+        failure = RETRYABLE if isinstance(error, RetryableError) else UNKNOWN
+        logger.error("Deletion task not submitted (transient)",
+                     extra=_log_fields(source, request, outcome=FAILED, code=error.code, reason=error.message,
+                                       failure=failure, api_request_id=error.request_id))
+        # Free the record at once: the redelivery takes it over (and reconciles if it was sent).
+        self._save(key, owner, {"lease_until_ms": "0"}, request, source)
+        return Outcome(FAILED, source, request, api_request_id=error.request_id, code=error.code,
+                       message=error.message, failure=failure)
+
+    def _refused(self, request: DeletionRequest, source: Source, key: str, owner: str, error: CloudError) -> Outcome:
+        """Refused for good: published (where no caller hears the answer) and never retried."""
+        log = _log_fields(source, request, outcome=FAILED, code=error.code, reason=error.message,
+                          failure=PERMANENT, api_request_id=error.request_id)
+        logger.error("Deletion task not submitted", extra=log)
+        notified = None
+        if not source.caller_sees_answer:
+            notified = self._notify(notifications.failed(request, error.code, error.message, error.request_id,
+                                                         source, self._clock()), log)
+        # A redelivered message stays refused; a caller asking again is a new attempt (no task exists).
+        final = stable_source_key(source) is not None and notified is not False
+        self._save(key, owner, {
+            "status": idempotency.FAILED, "code": error.code, "message": error.message, "attempted_at_ms": "0",
+            "notified": str(int(bool(notified))), "final": str(int(final)), "lease_until_ms": "0"},
+            request, source, ttl_ms=self._ttl_ms)
+        return Outcome(FAILED, source, request, api_request_id=error.request_id, code=error.code,
+                       message=error.message, failure=PERMANENT, notified=notified)
+
+    def _reject(self, item: IncomingRequest, error: InvalidRequest) -> Outcome:
+        log = _log_fields(item.source, None, outcome=REJECTED, code=error.code, reason=error.message)
+        logger.warning("Request rejected", extra=log)
+        if item.source.caller_sees_answer:
+            return Outcome(REJECTED, item.source, code=error.code, message=error.message)
+        key, owner = stable_source_key(item.source), self._new_owner()
+        try:
+            if key is not None:  # published once per message, however often it is redelivered
+                claim = self._p.store.acquire(key, owner, "rejected", self._lease_until_ms(), self._p.now_ms(),
+                                              self._ttl_ms)
+                if claim.record.final:
+                    return Outcome(REJECTED, item.source, code=error.code, message=error.message, notified=True,
+                                   replayed=True)
+        except StoreError:
+            key = None  # publishing a rejection twice beats not publishing it
+        notified = self._notify(notifications.rejected(item.payload, error, item.source, self._clock()), log)
+        if key is not None:
+            try:
+                self._p.store.update(key, owner, {"status": idempotency.REJECTED, "code": error.code,
+                                                  "final": str(int(notified)), "lease_until_ms": "0"}, self._ttl_ms)
+            except StoreError:
+                pass
+        return Outcome(REJECTED, item.source, code=error.code, message=error.message, notified=notified)
+
+    def _replay(self, record: IdempotencyRecord, request: DeletionRequest, source: Source) -> Outcome:
+        logger.info("Already done: answered from the idempotency record",
+                    extra=_log_fields(source, request, task_no=record.task_no or None, status=record.status))
+        if record.status == idempotency.PUBLISHED:
+            return Outcome(SUBMITTED, source, request, task_no=record.task_no, api_request_id=record.api_request_id,
+                           notified=True, replayed=True, adopted=record.adopted)
+        return Outcome(FAILED, source, request, code=record.code, message=record.message, failure=PERMANENT,
+                       notified=record.notified, replayed=True)
+
+    def _busy(self, request: DeletionRequest, source: Source) -> Outcome:
+        return Outcome(FAILED, source, request, code="RequestInProgress",
+                       message="The same request is being processed by another invocation", failure=RETRYABLE)
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def _lease_ms(self) -> int:
+        """Leases last until the invocation's hard end: after it, this process cannot be working."""
+        return max(1, int(self._p.deadline.hard_remaining() * 1000))
+
+    def _lease_until_ms(self) -> int:
+        return self._p.now_ms() + self._lease_ms()
 
 
-def _log_fields(source: Source, request: "DeletionRequest | None", **fields: object) -> dict:
+def _store_unavailable(error: StoreError) -> RetryableError:
+    return RetryableError("StoreUnavailable", f"The idempotency store failed: {error}", service="Store",
+                          action="IdempotencyRecord")
+
+
+def _log_fields(source: Source, request: Optional[DeletionRequest], **fields: object) -> dict:
     base = {"correlation_id": source.id, "trigger": source.trigger}
     if request is not None:
         base.update(domain=request.domain_name, key_tag=request.key_tag)

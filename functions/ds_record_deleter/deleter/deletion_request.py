@@ -1,6 +1,7 @@
 """A deletion request: parsed, normalised and validated before anything touches the cloud.
 
-The fields carry the Domain API's own names: {"DomainName", "KeyTag", "Lang"?, "UserClientIp"?}.
+The fields carry the Domain API's own names: {"DomainName", "KeyTag", "Lang"?, "UserClientIp"?},
+plus "IdempotencyKey"?, the caller's own key for deduplicating retries.
 """
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Any, Optional
 
 import idna
 
-FIELDS = ("DomainName", "KeyTag", "Lang", "UserClientIp")
+FIELDS = ("DomainName", "KeyTag", "Lang", "UserClientIp", "IdempotencyKey")
 LANGS = ("en", "zh")
 KEY_TAG_RANGE = (0, 65535)
 MAX_DOMAIN_LENGTH = 253
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 DOMAIN_RULE = (
     "must be a registrable domain name: at least two labels of letters, digits and hyphens "
@@ -46,6 +48,7 @@ class DeletionRequest:
     key_tag: int
     lang: str
     user_client_ip: Optional[str] = None
+    idempotency_key: Optional[str] = None
 
 
 def normalise_domain(value: Any) -> str:
@@ -91,6 +94,12 @@ def parse_client_ip(value: Any) -> str:
         raise invalid("UserClientIp", "must be an IPv4 or IPv6 address") from None
 
 
+def parse_idempotency_key(value: Any) -> str:
+    if not isinstance(value, str) or not IDEMPOTENCY_KEY.match(value):
+        raise invalid("IdempotencyKey", "must be 1 to 128 visible ASCII characters")
+    return value
+
+
 def parse_deletion_request(
     raw: Any, *, default_lang: str = "en", fallback_client_ip: Optional[str] = None
 ) -> DeletionRequest:
@@ -122,6 +131,7 @@ def parse_deletion_request(
         key_tag=parse_key_tag(raw["KeyTag"]),
         lang=parse_lang(raw["Lang"]) if raw.get("Lang") is not None else default_lang,
         user_client_ip=client_ip,
+        idempotency_key=parse_idempotency_key(raw["IdempotencyKey"]) if raw.get("IdempotencyKey") is not None else None,
     )
 
 

@@ -43,11 +43,12 @@ def _request_fields(request: DeletionRequest) -> dict:
 
 
 def submitted(request: DeletionRequest, task_no: str, api_request_id: str, source: Source,
-              at: datetime) -> Notification:
-    return Notification(SUBMITTED, {
-        "Event": SUBMITTED, "TaskNo": task_no, "RequestId": api_request_id, **_request_fields(request),
-        "Source": source.as_json(), "SubmittedAt": timestamp(at),
-    })
+              at: datetime, adopted: bool = False) -> Notification:
+    body = {"Event": SUBMITTED, "TaskNo": task_no, "RequestId": api_request_id, **_request_fields(request),
+            "Source": source.as_json(), "SubmittedAt": timestamp(at)}
+    if adopted:  # the call's answer was lost; the task was found by reconciliation
+        body["Adopted"] = True
+    return Notification(SUBMITTED, body)
 
 
 def rejected(payload: Any, error: InvalidRequest, source: Source, at: datetime) -> Notification:

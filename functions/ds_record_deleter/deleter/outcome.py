@@ -29,8 +29,15 @@ class Outcome:
     failure: Optional[str] = None  # FAILED only: RETRYABLE, UNKNOWN or PERMANENT
     # Whether the notification for this outcome reached the topic (None: none was due).
     notified: Optional[bool] = None
+    # Answered from the idempotency record of an earlier delivery: no call was made.
+    replayed: bool = False
+    # The TaskNo was found by reconciliation after an answer was lost, not returned by the call.
+    adopted: bool = False
 
     @property
     def settled(self) -> bool:
-        """Nothing more can be done for it: a redelivery would change nothing."""
-        return self.status != FAILED or self.failure == PERMANENT
+        """Nothing more can be done for it: a redelivery would change nothing. A TaskNo or a
+        rejection not yet published is not settled: a redelivery publishes it."""
+        if self.status == FAILED and self.failure != PERMANENT:
+            return False
+        return self.notified is not False

@@ -6,8 +6,10 @@ is wrong in one message on every invocation instead of failing on the first call
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional, TypeVar
+from dataclasses import dataclass, field
+from typing import Callable, List, Mapping, Optional, Tuple, TypeVar
+
+from .deletion_request import InvalidRequest, normalise_domain
 
 T = TypeVar("T")
 
@@ -32,6 +34,17 @@ class Settings:
     log_level: str = "INFO"
     connect_timeout_seconds: float = 3.05
     read_timeout_seconds: float = 10.0
+    # Who may ask, and how much at once.
+    webhook_secret: Optional[str] = field(default=None, repr=False)
+    allowed_domains: Tuple[str, ...] = ()
+    max_batch: int = 100
+    # Exactly one task per request.
+    idempotency_ttl_seconds: int = 3600
+    redis_url: Optional[str] = field(default=None, repr=False)  # may carry a password
+    max_requests_per_second: float = 20.0
+    deadline_margin_seconds: float = 3.0
+    retry_base_delay_seconds: float = 0.1
+    retry_max_delay_seconds: float = 5.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
@@ -52,12 +65,28 @@ class Settings:
             connect_timeout_seconds=reader.number("CONNECT_TIMEOUT_SECONDS", cls.connect_timeout_seconds,
                                                   float, 0.1, 60),
             read_timeout_seconds=reader.number("READ_TIMEOUT_SECONDS", cls.read_timeout_seconds, float, 0.1, 300),
+            webhook_secret=reader.secret("WEBHOOK_SECRET", min_length=16),
+            allowed_domains=reader.domain_patterns("ALLOWED_DOMAINS"),
+            max_batch=reader.number("MAX_BATCH", cls.max_batch, int, 1, 1000),
+            idempotency_ttl_seconds=reader.number("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds, int,
+                                                  60, 30 * 86400),
+            redis_url=reader.text("REDIS_URL", None, _REDIS_URL, "must be a redis:// or rediss:// URL",
+                                  required=False),
+            max_requests_per_second=reader.number("MAX_REQUESTS_PER_SECOND", cls.max_requests_per_second, float,
+                                                  0, 10000),
+            deadline_margin_seconds=reader.number("DEADLINE_MARGIN_SECONDS", cls.deadline_margin_seconds, float,
+                                                  0, 600),
+            retry_base_delay_seconds=reader.number("RETRY_BASE_DELAY_SECONDS", cls.retry_base_delay_seconds,
+                                                   float, 0.001, 60),
+            retry_max_delay_seconds=reader.number("RETRY_MAX_DELAY_SECONDS", cls.retry_max_delay_seconds,
+                                                  float, 0.001, 300),
         )
         reader.raise_problems()
         return settings
 
 
 _URL = re.compile(r"^https?://[^\s/]+/?$")
+_REDIS_URL = re.compile(r"^rediss?://[^\s/]+(/\d+)?$")
 _ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?$")
 
 
@@ -82,6 +111,26 @@ class _Reader:
         if not pattern.match(value):
             self.problems.append(f"{name} {rule}")
         return value
+
+    def secret(self, name: str, min_length: int) -> Optional[str]:
+        """A secret is never echoed back, not even in a configuration error."""
+        value = self._raw(name)
+        if value is not None and len(value) < min_length:
+            self.problems.append(f"{name} must be at least {min_length} characters")
+        return value
+
+    def domain_patterns(self, name: str) -> Tuple[str, ...]:
+        """Comma-separated exact names and *.suffix patterns, normalised like requests are."""
+        patterns = []
+        for entry in filter(None, (part.strip() for part in (self._raw(name) or "").split(","))):
+            wildcard = entry.startswith("*.")
+            try:
+                name_part = normalise_domain(entry[2:] if wildcard else entry)
+            except InvalidRequest:
+                self.problems.append(f"{name} has an entry that is neither a domain name nor *.suffix")
+                continue
+            patterns.append(("*." if wildcard else "") + name_part)
+        return tuple(patterns)
 
     def choice(self, name: str, default: str, allowed: tuple, transform: Callable[[str], str] = str) -> str:
         value = self._raw(name)

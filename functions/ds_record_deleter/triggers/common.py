@@ -8,9 +8,21 @@ import json
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from .webhook import WebhookVerifier
+
 from deleter.deletion_request import InvalidRequest
 from deleter.outcome import SUBMITTED, Outcome
 from deleter.source import IncomingRequest, Source
+
+
+MAX_JSON_DEPTH = 8  # a request array is 2 deep; anything far deeper is hostile
+
+
+@dataclass(frozen=True)
+class TriggerOptions:
+    """Limits and checks the adapters apply before anything reaches the core."""
+    max_batch: int = 100
+    webhook: Optional[WebhookVerifier] = None
 
 
 @dataclass(frozen=True)
@@ -37,16 +49,38 @@ def not_json(what: str, error: Exception) -> InvalidRequest:
     return InvalidRequest("InvalidJSON", None, f"{what} is not valid JSON ({error})")
 
 
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest (iteratively: hostile input cannot blow the stack)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def check_depth(value: Any, what: str) -> Any:
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise InvalidRequest("InvalidRequest", None, f"{what} nests JSON deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
 def parse_json(text: Any, what: str) -> Any:
-    """JSON from str or bytes; InvalidRequest naming `what` when it is not JSON."""
+    """JSON from str or bytes, at most MAX_JSON_DEPTH deep; InvalidRequest naming `what` and the
+    rule when it is not."""
     try:
         if isinstance(text, (bytes, bytearray)):
             text = bytes(text).decode("utf-8")
         if not isinstance(text, str):
             raise ValueError(f"expected text, got {type(text).__name__}")
-        return json.loads(text)
-    except (ValueError, RecursionError) as error:
+        value = json.loads(text)
+    except RecursionError:
+        raise InvalidRequest("InvalidRequest", None, f"{what} nests JSON deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as error:
         raise not_json(what, error) from None
+    return check_depth(value, what)
 
 
 def decode_message_body(body: Any, what: str = "The message body") -> Any:
@@ -71,13 +105,19 @@ def decode_message_body(body: Any, what: str = "The message body") -> Any:
     return value
 
 
-def requests_in(value: Any, source: Source, client_ip: Optional[str] = None) -> List[IncomingRequest]:
+def requests_in(value: Any, source: Source, max_batch: int, client_ip: Optional[str] = None) -> List[IncomingRequest]:
     """One request per object: an object is one request, an array holds several (each keeps the
     delivery's id with its position, so it can be told apart and deduplicated)."""
+    if isinstance(value, list) and len(value) > max_batch:
+        return [problem_item(batch_too_large(len(value), max_batch), source)]
     if isinstance(value, list):
         return [IncomingRequest(item, Source(source.trigger, f"{source.id}#{index}"), client_ip)
                 for index, item in enumerate(value)]
     return [IncomingRequest(value, source, client_ip)]
+
+
+def batch_too_large(length: int, max_batch: int) -> InvalidRequest:
+    return InvalidRequest("BatchTooLarge", None, f"An array holds at most {max_batch} requests (MAX_BATCH), not {length}")
 
 
 def problem_item(problem: InvalidRequest, source: Source) -> IncomingRequest:
@@ -97,6 +137,10 @@ def result_of(outcome: Outcome) -> dict:
             result["Failure"] = outcome.failure
     if outcome.notified is not None:
         result["Notified"] = outcome.notified
+    if outcome.adopted:
+        result["Adopted"] = True
+    if outcome.replayed:
+        result["Replayed"] = True
     return result
 
 

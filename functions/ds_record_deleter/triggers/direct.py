@@ -8,21 +8,24 @@ from deleter.deletion_request import InvalidRequest
 from deleter.outcome import Outcome
 from deleter.source import DIRECT, Source
 
-from .common import Delivery, problem_item, requests_in, summary
+from .common import Delivery, TriggerOptions, check_depth, problem_item, requests_in, summary
 
 
 def matches(event: Any) -> bool:
     return True  # the fallback: whatever no other trigger claims
 
 
-def delivery(event: Any, context: Any) -> Delivery:
+def delivery(event: Any, context: Any, options: TriggerOptions) -> Delivery:
     source = Source(DIRECT, str(getattr(context, "request_id", "") or "-"))
-    if isinstance(event, InvalidRequest):  # the event was not JSON at all
-        return Delivery([problem_item(event, source)], correlation_id=source.id)
-    if isinstance(event, list) and not event:
-        problem = InvalidRequest("InvalidRequest", None, "The array of requests is empty")
+    try:
+        if isinstance(event, InvalidRequest):  # the event was not JSON at all
+            raise event
+        if isinstance(event, list) and not event:
+            raise InvalidRequest("InvalidRequest", None, "The array of requests is empty")
+        items = requests_in(check_depth(event, "The event"), source, options.max_batch)
+    except InvalidRequest as problem:
         return Delivery([problem_item(problem, source)], correlation_id=source.id)
-    return Delivery(requests_in(event, source), correlation_id=source.id, as_batch=isinstance(event, list))
+    return Delivery(items, correlation_id=source.id, as_batch=isinstance(event, list))
 
 
 def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:

@@ -7,12 +7,16 @@ import json
 from typing import Any, Dict, List, Optional
 
 from deleter.deletion_request import InvalidRequest
+from deleter.log import logger
 from deleter.outcome import PERMANENT, REJECTED, RETRYABLE, SUBMITTED, Outcome
 from deleter.source import HTTP, Source
 
-from .common import Delivery, Refused, parse_json, requests_in
+from .common import Delivery, Refused, TriggerOptions, batch_too_large, parse_json, requests_in
 
 MAX_BODY_BYTES = 64 * 1024
+# Refusals the caller can act on differently from a plain 400.
+REJECTION_STATUS = {"DomainNotAllowed": 403, "IdempotencyKeyReused": 422}
+FAILURE_STATUS = {"RequestInProgress": 409}
 
 
 def matches(event: Any) -> bool:
@@ -45,21 +49,30 @@ def raw_body(event: dict) -> bytes:
     return body.encode("utf-8")
 
 
-def delivery(event: dict, context: Any) -> Delivery:
+def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
     http = event["requestContext"]["http"]
     if str(http.get("method", "")).upper() != "POST":
         raise Refused(error_response(405, "MethodNotAllowed", "Only POST is allowed", {"Allow": "POST"}))
     body = raw_body(event)
     if len(body) > MAX_BODY_BYTES:
         raise Refused(error_response(413, "PayloadTooLarge", f"The body must be at most {MAX_BODY_BYTES} bytes"))
+    request_id = str(event["requestContext"].get("requestId") or getattr(context, "request_id", "") or "-")
+    if options.webhook is not None:
+        headers = event.get("headers") if isinstance(event.get("headers"), dict) else {}
+        refusal = options.webhook.refusal(headers, body)
+        if refusal:
+            logger.warning("Webhook request refused", extra={"reason": refusal, "correlation_id": request_id})
+            raise Refused(error_response(401, "Unauthorized", "The request is not signed as this webhook requires"))
     try:
         value = parse_json(body, "The body")
     except InvalidRequest as error:
         raise Refused(error_response(400, error.code, error.message)) from None
     if isinstance(value, list) and not value:
         raise Refused(error_response(400, "InvalidRequest", "The array of requests is empty"))
-    request_id = str(event["requestContext"].get("requestId") or getattr(context, "request_id", "") or "-")
-    items = requests_in(value, Source(HTTP, request_id), client_ip=http.get("sourceIp"))
+    if isinstance(value, list) and len(value) > options.max_batch:
+        problem = batch_too_large(len(value), options.max_batch)
+        raise Refused(error_response(400, problem.code, problem.message))
+    items = requests_in(value, Source(HTTP, request_id), options.max_batch, client_ip=http.get("sourceIp"))
     return Delivery(items, correlation_id=request_id, as_batch=isinstance(value, list))
 
 
@@ -69,20 +82,24 @@ def _status_and_body(outcome: Outcome) -> tuple:
         return 202, {"TaskNo": outcome.task_no, "RequestId": outcome.api_request_id,
                      "DomainName": request.domain_name, "KeyTag": request.key_tag}
     if outcome.status == REJECTED:
-        return 400, {"Code": outcome.code, "Message": outcome.message}
+        return REJECTION_STATUS.get(outcome.code or "", 400), {"Code": outcome.code, "Message": outcome.message}
     # The cloud failed us: 503 try again later, 504 unknown whether it was done, 502 refused.
-    status = {RETRYABLE: 503, PERMANENT: 502}.get(outcome.failure or "", 504)
+    status = FAILURE_STATUS.get(outcome.code or "") or {RETRYABLE: 503, PERMANENT: 502}.get(outcome.failure or "", 504)
     return status, {"Code": outcome.code, "Message": outcome.message}
 
 
 def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
     if not delivered.as_batch:
-        status, body = _status_and_body(outcomes[0])
-        return response(status, body)
+        outcome = outcomes[0]
+        status, body = _status_and_body(outcome)
+        headers = {"Retry-After": "1"} if status in (503, 409) else {}
+        if outcome.replayed:
+            headers["X-Idempotent-Replay"] = "true"
+        return response(status, body, headers)
     results = []
     for outcome in outcomes:
         status, body = _status_and_body(outcome)
-        results.append({"Status": status, **body})
+        results.append({"Status": status, **body, **({"Replayed": True} if outcome.replayed else {})})
     return response(207, results)
 
 

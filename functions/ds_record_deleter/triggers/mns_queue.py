@@ -9,7 +9,7 @@ from deleter.deletion_request import InvalidRequest
 from deleter.outcome import Outcome
 from deleter.source import MNS_QUEUE, IncomingRequest, Source
 
-from .common import Delivery, decode_message_body, problem_item, requests_in, summary
+from .common import Delivery, TriggerOptions, decode_message_body, problem_item, requests_in, summary
 
 
 def matches(event: Any) -> bool:
@@ -17,18 +17,18 @@ def matches(event: Any) -> bool:
             and all(isinstance(item, dict) and str(item.get("type", "")).startswith("mns:Queue") for item in event))
 
 
-def _requests_of(cloud_event: dict, position: int) -> List[IncomingRequest]:
+def _requests_of(cloud_event: dict, position: int, options: TriggerOptions) -> List[IncomingRequest]:
     data = cloud_event.get("data") if isinstance(cloud_event.get("data"), dict) else {}
     message_id = str(data.get("messageId") or cloud_event.get("id") or f"message-{position}")
     source = Source(MNS_QUEUE, message_id)
     try:
-        return requests_in(decode_message_body(data.get("messageBody")), source)
+        return requests_in(decode_message_body(data.get("messageBody")), source, options.max_batch)
     except InvalidRequest as problem:
         return [problem_item(problem, source)]
 
 
-def delivery(event: list, context: Any) -> Delivery:
-    items = [item for position, cloud_event in enumerate(event) for item in _requests_of(cloud_event, position)]
+def delivery(event: list, context: Any, options: TriggerOptions) -> Delivery:
+    items = [item for position, cloud_event in enumerate(event) for item in _requests_of(cloud_event, position, options)]
     return Delivery(items, correlation_id=items[0].source.id if len(event) == 1 else str(context.request_id))
 
 

@@ -9,7 +9,7 @@ from deleter.deletion_request import InvalidRequest
 from deleter.outcome import Outcome
 from deleter.source import MNS_TOPIC, Source
 
-from .common import Delivery, decode_message_body, problem_item, requests_in, summary
+from .common import Delivery, TriggerOptions, decode_message_body, problem_item, requests_in, summary
 
 
 def matches(event: Any) -> bool:
@@ -20,14 +20,14 @@ def matches(event: Any) -> bool:
     return json_format or stream_with_attributes
 
 
-def delivery(event: dict, context: Any) -> Delivery:
+def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
     if "Message" in event:
         body, message_id = event.get("Message"), str(event.get("MessageId"))
     else:
         body, message_id = event.get("body"), str(context.request_id)
     source = Source(MNS_TOPIC, message_id)
     try:
-        items = requests_in(decode_message_body(body), source)
+        items = requests_in(decode_message_body(body), source, options.max_batch)
     except InvalidRequest as problem:
         items = [problem_item(problem, source)]
     return Delivery(items, correlation_id=message_id)

@@ -7,21 +7,21 @@ from deleter.deletion_request import InvalidRequest
 from deleter.outcome import Outcome
 from deleter.source import TIMER, Source
 
-from .common import Delivery, parse_json, problem_item, requests_in, summary
+from .common import Delivery, TriggerOptions, parse_json, problem_item, requests_in, summary
 
 
 def matches(event: Any) -> bool:
     return isinstance(event, dict) and {"triggerTime", "triggerName"} <= event.keys()
 
 
-def delivery(event: dict, context: Any) -> Delivery:
+def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
     source = Source(TIMER, f"{event.get('triggerName')}@{event.get('triggerTime')}")
     payload = event.get("payload")
     try:
         if not payload:
             raise InvalidRequest("MissingParameter", "payload",
                                  "payload is required: the timer must carry a request or an array of them")
-        items = requests_in(parse_json(payload, "The timer's payload"), source)
+        items = requests_in(parse_json(payload, "The timer's payload"), source, options.max_batch)
     except InvalidRequest as problem:
         items = [problem_item(problem, source)]
     return Delivery(items, correlation_id=source.id)

@@ -1,0 +1,138 @@
+"""A minimal Redis (RESP2) client: enough for the idempotency store's atomic scripts.
+
+Tair speaks the same protocol. A client library would be the only other run-time dependency and
+weighs more than this whole file; the store needs AUTH, SELECT, EVALSHA/EVAL, HGETALL and DEL.
+URL: redis://[[user]:password@]host[:port][/db], or rediss:// for TLS.
+"""
+from __future__ import annotations
+
+import hashlib
+import socket
+import ssl
+import threading
+from typing import Any, List, Optional, Sequence, Union
+from urllib.parse import unquote, urlsplit
+
+Reply = Union[None, int, bytes, List[Any]]
+
+
+class RedisError(Exception):
+    """The server answered with an error, or the connection failed. Never carries the password."""
+
+
+class RedisClient:
+    """One connection per thread (a batch runs on worker threads), opened lazily."""
+
+    def __init__(self, url: str, *, timeout: float = 2.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError("REDIS_URL must look like redis://[:password@]host[:port][/db] (or rediss://)")
+        self._host = parts.hostname
+        self._port = parts.port or 6379
+        self._tls = parts.scheme == "rediss"
+        self._username = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        self._db = int(parts.path.lstrip("/") or 0)
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def __repr__(self) -> str:  # never the password
+        return f"RedisClient({'rediss' if self._tls else 'redis'}://{self._host}:{self._port}/{self._db})"
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def execute(self, *args: Union[str, bytes, int]) -> Reply:
+        try:
+            return self._round_trip(args)
+        except (OSError, ConnectionError):
+            self._drop()
+            try:  # one reconnect: a pooled connection the server closed while idle
+                return self._round_trip(args)
+            except (OSError, ConnectionError) as error:
+                self._drop()
+                raise RedisError(f"Redis at {self._host}:{self._port} unreachable: {type(error).__name__}") from None
+
+    def eval_script(self, script: str, keys: Sequence[str], args: Sequence[Union[str, int]]) -> Reply:
+        """EVALSHA, loading the script with EVAL the first time the server has not seen it."""
+        digest = hashlib.sha1(script.encode("utf-8")).hexdigest()
+        try:
+            return self.execute("EVALSHA", digest, len(keys), *keys, *args)
+        except RedisError as error:
+            if not str(error).startswith("NOSCRIPT"):
+                raise
+            return self.execute("EVAL", script, len(keys), *keys, *args)
+
+    def hgetall(self, key: str) -> dict:
+        reply = self.execute("HGETALL", key) or []
+        return {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
+
+    # --- connection -------------------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        stream = getattr(self._local, "stream", None)
+        if stream is None:
+            sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
+            if self._tls:
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self._host)
+            self._local.sock = sock
+            self._local.stream = stream = sock.makefile("rwb")
+            if self._password:
+                credentials = [self._username, self._password] if self._username else [self._password]
+                self._send_and_read(stream, ("AUTH", *credentials))
+            if self._db:
+                self._send_and_read(stream, ("SELECT", self._db))
+        return stream
+
+    def _drop(self) -> None:
+        sock = getattr(self._local, "sock", None)
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        self._local.sock = self._local.stream = None
+
+    def _round_trip(self, args: Sequence[Any]) -> Reply:
+        return self._send_and_read(self._connection(), args)
+
+    def _send_and_read(self, stream: Any, args: Sequence[Any]) -> Reply:
+        stream.write(_encode(args))
+        stream.flush()
+        return _read(stream)
+
+
+def _encode(args: Sequence[Any]) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode("utf-8")
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _read(stream: Any) -> Reply:
+    line = stream.readline()
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("connection closed")
+    kind, body = line[:1], line[1:-2]
+    if kind == b"+":
+        return body
+    if kind == b"-":
+        raise RedisError(body.decode("utf-8", "replace"))
+    if kind == b":":
+        return int(body)
+    if kind == b"$":
+        length = int(body)
+        if length < 0:
+            return None
+        data = stream.read(length + 2)
+        if len(data) != length + 2:
+            raise ConnectionError("connection closed")
+        return data[:-2]
+    if kind == b"*":
+        count = int(body)
+        return None if count < 0 else [_read(stream) for _ in range(count)]
+    raise ConnectionError(f"unexpected reply type {kind!r}")
+
+
+def optional_client(url: Optional[str]) -> Optional[RedisClient]:
+    return RedisClient(url) if url else None

@@ -1,0 +1,107 @@
+"""The idempotency store on Redis (Tair in the cloud), shared by every instance of the function.
+
+Each record is a hash; acquiring and updating it are Lua scripts, so a transition is atomic
+however many instances race for it. Task claims, locks and the replay guard are SET NX PX keys.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Dict, Optional, TypeVar
+
+from deleter.idempotency import IN_PROGRESS, Claim, IdempotencyRecord, StoreError
+
+from .redis import RedisClient, RedisError
+
+T = TypeVar("T")
+
+PREFIX = "ds-record-deleter:"
+
+# KEYS[1] record. ARGV: owner, fingerprint, lease_until_ms, now_ms, ttl_ms, initial status.
+# 1: created, 2: taken over (the lease had lapsed), 0: someone holds it or it is final.
+ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'status', ARGV[6], 'fingerprint', ARGV[2], 'owner', ARGV[1],
+             'lease_until_ms', ARGV[3], 'attempted_at_ms', '0', 'notified', '0', 'final', '0')
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+if redis.call('HGET', KEYS[1], 'final') == '1' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'lease_until_ms') or '0') > tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until_ms', ARGV[3])
+return 2
+"""
+
+# KEYS[1] record. ARGV: owner, ttl_ms, then field, value pairs. Only the owner writes.
+UPDATE = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS[1] lock. ARGV: owner. Only the holder releases it.
+UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _store_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """Redis failures reach the core as the store's own StoreError (its message has no password)."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (RedisError, ValueError) as error:
+            raise StoreError(str(error)) from None
+    return wrapper
+
+
+class RedisIdempotencyStore:
+    def __init__(self, client: RedisClient, prefix: str = PREFIX) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"RedisIdempotencyStore({self._redis!r})"
+
+    def _record_key(self, key: str) -> str:
+        return f"{self._prefix}record:{key}"
+
+    @_store_errors
+    def acquire(self, key: str, owner: str, fingerprint: str, lease_until_ms: int, now_ms: int,
+                ttl_ms: int) -> Claim:
+        name = self._record_key(key)
+        result = self._redis.eval_script(ACQUIRE, [name],
+                                         [owner, fingerprint, lease_until_ms, now_ms, ttl_ms, IN_PROGRESS])
+        record = IdempotencyRecord.from_fields(self._redis.hgetall(name))
+        return Claim(acquired=result in (1, 2), record=record, taken_over=result == 2)
+
+    @_store_errors
+    def update(self, key: str, owner: str, changes: Dict[str, str], ttl_ms: int) -> bool:
+        pairs = [part for field, value in changes.items() for part in (field, value)]
+        return self._redis.eval_script(UPDATE, [self._record_key(key)], [owner, ttl_ms, *pairs]) == 1
+
+    def _set_if_absent(self, name: str, value: str, ttl_ms: int) -> bool:
+        return self._redis.execute("SET", self._prefix + name, value, "NX", "PX", max(1, ttl_ms)) == b"OK"
+
+    @_store_errors
+    def claim_task(self, task_no: str, key: str, ttl_ms: int) -> bool:
+        return self._set_if_absent(f"task:{task_no}", key, ttl_ms) or self.task_claimant(task_no) == key
+
+    @_store_errors
+    def task_claimant(self, task_no: str) -> Optional[str]:
+        value = self._redis.execute("GET", f"{self._prefix}task:{task_no}")
+        return value.decode("utf-8") if value is not None else None
+
+    @_store_errors
+    def lock(self, name: str, owner: str, ttl_ms: int) -> bool:
+        return self._set_if_absent(f"lock:{name}", owner, ttl_ms)
+
+    @_store_errors
+    def unlock(self, name: str, owner: str) -> None:
+        self._redis.eval_script(UNLOCK, [f"{self._prefix}lock:{name}"], [owner])
+
+    @_store_errors
+    def first_use(self, token: str, ttl_ms: int) -> bool:
+        return self._set_if_absent(f"once:{token}", "1", ttl_ms)
