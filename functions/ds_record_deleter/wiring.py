@@ -97,4 +97,5 @@ class FunctionInstance:
             sleep=time.sleep,
         )
         return DeletionUseCase(parts, default_lang=settings.default_lang,
-                               idempotency_ttl_seconds=settings.idempotency_ttl_seconds, instance_id=self.id)
+                               idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+                               settle_seconds=settings.reconcile_settle_seconds, instance_id=self.id)

@@ -1,8 +1,10 @@
 """The function, invoked as FC would, against the emulator over HTTP."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any, List
 
@@ -11,7 +13,7 @@ import pytest
 
 import index
 from deleter.log import logger
-from local.runtime import FcCredentials, LocalCloud, invoke
+from local.runtime import FcCredentials, FcFunction, LocalCloud, invoke
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SCHEMA = json.loads((Path(index.__file__).parent / "deleter" / "notification.schema.json").read_text())
@@ -21,6 +23,7 @@ SETTINGS_TO_CLEAR = (
     "DOMAIN_API_VERSION", "DOMAIN_API_SIGNATURE", "DEFAULT_LANG", "MAX_CONCURRENCY", "LOG_LEVEL",
     "CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "WEBHOOK_SECRET", "ALLOWED_DOMAINS", "MAX_BATCH",
     "IDEMPOTENCY_TTL_SECONDS", "REDIS_URL", "MAX_REQUESTS_PER_SECOND", "DEADLINE_MARGIN_SECONDS",
+    "RECONCILE_SETTLE_SECONDS",
 )
 
 
@@ -33,9 +36,14 @@ class FunctionHarness:
         self.cloud = LocalCloud(emulator.account_id, emulator.region,
                                 FcCredentials(sts["AccessKeyId"], sts["AccessKeySecret"], sts["SecurityToken"]))
 
-    def invoke(self, event: Any) -> Any:
+    def invoke(self, event: Any, timeout_seconds: int = None) -> Any:
+        """One invocation; timeout_seconds is the function's timeout (FC's default is 60)."""
         raw = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
-        return invoke(raw, self.cloud)
+        if timeout_seconds is None:
+            return invoke(raw, self.cloud)
+        context = dataclasses.replace(self.cloud.context(), function=FcFunction(timeout=timeout_seconds))
+        index.initialize(context)
+        return index.handler(raw, context)
 
     def invoke_sample(self, name: str) -> Any:
         return invoke((EVENTS / name).read_bytes(), self.cloud)
@@ -61,10 +69,15 @@ class FunctionHarness:
         return messages
 
     def domain_api_calls(self, action: str = None) -> List[dict]:
-        return [entry for entry in self.emulator.request_log()
+        return [entry for entry in self.cloud_calls()
                 if entry["service"] == "domain" and (action is None or entry["action"] == action)]
 
     def cloud_calls(self) -> List[dict]:
+        """The emulator's request log, once calls still in flight (a client gave up on them, the
+        emulator logs them when it answers) have ended."""
+        give_up = time.monotonic() + 10
+        while any(self.emulator.stats()["in_flight"].values()) and time.monotonic() < give_up:
+            time.sleep(0.02)
         return self.emulator.request_log()
 
 

@@ -29,16 +29,9 @@ from .ports import DomainApi
 from .reconcile import Reconciler
 from .retry import Retrier
 from .source import IncomingRequest, Source
+from .submission import Submission, Task
 
 LOCK_POLL_SECONDS = 0.025
-MAX_SUBMISSIONS = 5  # resubmissions after reconciling "not created"; the deadline bounds them too
-
-
-@dataclass(frozen=True)
-class Task:
-    task_no: str
-    api_request_id: str
-    adopted: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,8 +55,10 @@ def _utc_now() -> datetime:
 
 class DeletionUseCase:
     def __init__(self, parts: Collaborators, *, default_lang: str = "en", idempotency_ttl_seconds: int = 3600,
-                 instance_id: str = "", clock: Callable[[], datetime] = _utc_now) -> None:
+                 settle_seconds: float = 30.0, instance_id: str = "",
+                 clock: Callable[[], datetime] = _utc_now) -> None:
         self._p = parts
+        self._settle_seconds = settle_seconds
         self._default_lang = default_lang
         self._ttl_ms = idempotency_ttl_seconds * 1000
         self._unpublished_ttl_ms = max(self._ttl_ms, idempotency.UNPUBLISHED_TTL_SECONDS * 1000)
@@ -121,71 +116,21 @@ class DeletionUseCase:
 
     def _submit(self, request: DeletionRequest, source: Source, key: str, owner: str,
                 record: IdempotencyRecord) -> Union[Task, Outcome]:
+        """Submit under the domain's lock (reconciliation needs the domain to be quiet)."""
         lock = f"domain:{request.domain_name}"
         try:
-            locked = self._lock(lock, owner)
-        except StoreError as error:
-            return self._failed(request, source, key, owner, _store_unavailable(error))
-        if not locked:
-            error = RetryableError("DomainBusy", f"Another request for {request.domain_name} is being submitted",
-                                   service="Domain", action="SaveSingleTaskForDeletingDSRecord")
-            return self._failed(request, source, key, owner, error)
-        try:
-            attempted_at = record.attempted_at_ms
-            if attempted_at:  # an earlier delivery sent it and never learnt the outcome
-                found = self._reconcile(request, source, key, owner, attempted_at)
-                if found is not None:
-                    return found
-            else:
-                attempted_at = self._p.now_ms()  # written before sending: a crash after it is visible
-                if not self._p.store.update(key, owner, {"attempted_at_ms": str(attempted_at)},
-                                            self._unpublished_ttl_ms):
-                    raise RetryableError("LeaseLost", "The idempotency record is no longer ours",
-                                         service="Domain", action="SaveSingleTaskForDeletingDSRecord")
-            for _ in range(MAX_SUBMISSIONS):
-                try:
-                    submitted = self._p.retrier.call(
-                        lambda: self._p.domain_api.save_deleting_ds_task(
-                            request.domain_name, request.key_tag, request.lang, request.user_client_ip),
-                        what="SaveSingleTaskForDeletingDSRecord")
-                except OutcomeUnknownError as error:
-                    logger.warning("Outcome unknown: reconciling before any resubmission",
-                                   extra=_log_fields(source, request, code=error.code))
-                    found = self._reconcile(request, source, key, owner, attempted_at)
-                    if found is not None:
-                        return found
-                    continue
-                task = Task(submitted.task_no, submitted.request_id)
-                self._save(key, owner, {"status": idempotency.SUBMITTED, "task_no": task.task_no,
-                                        "api_request_id": task.api_request_id}, request, source, task.task_no)
-                self._guarded(lambda: self._p.store.claim_task(task.task_no, key, self._unpublished_ttl_ms),
-                              request, source, task.task_no)
-                return task
-            raise OutcomeUnknownError("Unreconciled", f"{MAX_SUBMISSIONS} submissions ended unknown",
-                                      service="Domain", action="SaveSingleTaskForDeletingDSRecord")
+            if not self._lock(lock, owner):
+                raise RetryableError("DomainBusy", f"Another request for {request.domain_name} is being submitted",
+                                     service="Domain", action="SaveSingleTaskForDeletingDSRecord")
+            try:
+                return Submission(self._p, request, key, owner, record, ttl_ms=self._unpublished_ttl_ms,
+                                  settle_seconds=self._settle_seconds, log=_log_fields(source, request)).run()
+            finally:
+                self._guarded(lambda: self._p.store.unlock(lock, owner), request, source)
         except CloudError as error:
             return self._failed(request, source, key, owner, error)
-        except StoreError as error:  # before anything was sent (after sending, _save guards)
+        except StoreError as error:  # before anything was sent (after sending, Submission guards)
             return self._failed(request, source, key, owner, _store_unavailable(error))
-        finally:
-            self._guarded(lambda: self._p.store.unlock(lock, owner), request, source)
-
-    def _reconcile(self, request: DeletionRequest, source: Source, key: str, owner: str,
-                   since_ms: int) -> Union[Task, Outcome, None]:
-        """A Task adopted, an Outcome when the record is already gone, or None: submit again."""
-        found = self._p.reconciler.reconcile(request, key, since_ms)
-        if found.task_no:
-            logger.info("Task adopted by reconciliation", extra=_log_fields(source, request, task_no=found.task_no))
-            self._save(key, owner, {"status": idempotency.SUBMITTED, "task_no": found.task_no, "adopted": "1"},
-                       request, source, found.task_no)
-            return Task(found.task_no, "", adopted=True)
-        if not found.key_tag_listed:
-            error = CloudError("DSRecordAbsent",
-                               f"KeyTag {request.key_tag} is no longer listed for {request.domain_name} and no "
-                               "deletion task since the first attempt was found; nothing was submitted again",
-                               service="Domain", action="QueryDSRecord")
-            return self._refused(request, source, key, owner, error)
-        return None
 
     def _save(self, key: str, owner: str, changes: dict, request: DeletionRequest, source: Source,
               task_no: Optional[str] = None, ttl_ms: Optional[int] = None) -> None:

@@ -61,7 +61,8 @@ class IdempotencyRecord:
     fingerprint: str
     owner: str = ""
     lease_until_ms: int = 0
-    attempted_at_ms: int = 0  # when a submission was first attempted; 0: never
+    attempted_at_ms: int = 0  # when a submission was first sent; 0: never
+    sent_at_ms: int = 0       # when the latest one was sent
     task_no: str = ""
     api_request_id: str = ""
     code: str = ""
@@ -79,7 +80,8 @@ class IdempotencyRecord:
         return cls(
             status=fields["status"], fingerprint=fields.get("fingerprint", ""), owner=fields.get("owner", ""),
             lease_until_ms=int(fields.get("lease_until_ms") or 0),
-            attempted_at_ms=int(fields.get("attempted_at_ms") or 0), task_no=fields.get("task_no", ""),
+            attempted_at_ms=int(fields.get("attempted_at_ms") or 0), sent_at_ms=int(fields.get("sent_at_ms") or 0),
+            task_no=fields.get("task_no", ""),
             api_request_id=fields.get("api_request_id", ""), code=fields.get("code", ""),
             message=fields.get("message", ""), notified=fields.get("notified") == "1",
             adopted=fields.get("adopted") == "1", final=fields.get("final") == "1",

@@ -45,6 +45,7 @@ class Settings:
     deadline_margin_seconds: float = 3.0
     retry_base_delay_seconds: float = 0.1
     retry_max_delay_seconds: float = 5.0
+    reconcile_settle_seconds: float = 30.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
@@ -80,6 +81,8 @@ class Settings:
                                                    float, 0.001, 60),
             retry_max_delay_seconds=reader.number("RETRY_MAX_DELAY_SECONDS", cls.retry_max_delay_seconds,
                                                   float, 0.001, 300),
+            reconcile_settle_seconds=reader.number("RECONCILE_SETTLE_SECONDS", cls.reconcile_settle_seconds,
+                                                   float, 0, 600),
         )
         reader.raise_problems()
         return settings

@@ -1,0 +1,226 @@
+"""Exactly one task per request, no TaskNo lost: redeliveries, ambiguous answers, publish
+failures, crashed instances and deadlines, against the emulator."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import index
+from triggers.common import RedeliveryRequired
+
+from .conftest import EVENTS
+
+QUEUE_EVENT = json.loads((EVENTS / "mns_queue_eventbridge.json").read_text())
+HTTP_EVENT = json.loads((EVENTS / "http_post.json").read_text())
+SAVE = "SaveSingleTaskForDeletingDSRecord"
+
+
+def rule(service, action, fault, **extra):
+    return {"service": service, "action": action, "fault": fault, "rate": 1, **extra}
+
+
+def http_event(body: dict) -> dict:
+    event = json.loads(json.dumps(HTTP_EVENT))
+    event["body"] = json.dumps(body)
+    return event
+
+
+def submitted(function):
+    return [n for n in function.notifications() if n["Event"] == "DSRecordDeletionSubmitted"]
+
+
+def test_a_redelivered_batch_makes_no_new_task_and_no_new_notification(function):
+    first = function.invoke(QUEUE_EVENT)["Results"]
+    calls_before = len(function.cloud_calls())
+    again = function.invoke(QUEUE_EVENT)["Results"]
+    assert [r["TaskNo"] for r in again] == [r["TaskNo"] for r in first]
+    assert all(r["Replayed"] for r in again)
+    assert len(function.tasks()) == 2 and len(submitted(function)) == 2
+    assert len(function.cloud_calls()) == calls_before  # not one call for the redelivery
+
+
+def test_an_ambiguous_internal_error_is_reconciled_and_the_task_adopted(function, emulator):
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error_after", times=1)]})
+    [result] = function.invoke({"DomainName": "example.net", "KeyTag": 31589})["Results"]
+    [task] = function.tasks()
+    assert (result["Status"], result["TaskNo"], result["Adopted"]) == ("SUBMITTED", task["TaskNo"], True)
+    [notification] = submitted(function)
+    assert notification["TaskNo"] == task["TaskNo"] and notification["Adopted"] is True
+    assert len(function.domain_api_calls(SAVE)) == 1  # never resubmitted
+
+
+@pytest.mark.parametrize("fault", ["drop_after", "latency_after"])
+def test_a_lost_answer_is_reconciled_too(function, emulator, monkeypatch, fault):
+    monkeypatch.setenv("READ_TIMEOUT_SECONDS", "0.3")
+    emulator.set_faults({"rules": [rule("domain", SAVE, fault, times=1, latency_ms=1000)]})
+    [result] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    [task] = function.tasks()
+    assert result["TaskNo"] == task["TaskNo"] and result["Adopted"] is True
+    assert len(function.domain_api_calls(SAVE)) == 1
+
+
+def test_an_ambiguous_error_that_created_nothing_is_submitted_again(function, emulator):
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
+    [result] = function.invoke({"DomainName": "example.net", "KeyTag": 31589})["Results"]
+    [task] = function.tasks()
+    assert result["TaskNo"] == task["TaskNo"] and "Adopted" not in result
+    assert len(function.domain_api_calls(SAVE)) == 2
+
+
+def test_a_task_of_another_key_tag_of_the_same_domain_is_not_adopted(function, emulator):
+    function.invoke({"DomainName": "example.org", "KeyTag": 54321})  # its task succeeds at once
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
+    [result] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    tasks = {t["KeyTag"]: t["TaskNo"] for t in function.tasks("example.org")}
+    assert result["TaskNo"] == tasks[12345] != tasks[54321]
+
+
+def test_throttling_is_retried_honouring_retry_after(function, emulator):
+    emulator.set_faults({"rules": [rule("domain", SAVE, "throttling", times=3, retry_after_ms=50)]})
+    [result] = function.invoke({"DomainName": "example.net", "KeyTag": 31589})["Results"]
+    assert result["Status"] == "SUBMITTED"
+    log = function.domain_api_calls(SAVE)
+    assert [entry["code"] for entry in log] == ["Throttling.User"] * 3 + [None]
+    gaps = [b["time_ms"] - a["time_ms"] for a, b in zip(log, log[1:])]
+    assert all(gap >= 45 for gap in gaps)  # each retry waited what x-acs-retry-after asked
+
+
+def test_a_taskno_that_cannot_be_published_is_logged_kept_and_published_by_the_redelivery(
+        function, emulator, json_logs):
+    emulator.set_faults({"rules": [rule("mns", "PublishMessage", "unavailable")]})
+    with pytest.raises(RedeliveryRequired):
+        function.invoke(QUEUE_EVENT)
+    tasks = {t["TaskNo"] for t in function.tasks()}
+    assert len(tasks) == 2 and submitted(function) == []
+    errors = [json.loads(line) for line in json_logs.getvalue().splitlines() if '"level":"ERROR"' in line]
+    assert tasks <= {line.get("task_no") for line in errors if "not published" in line["message"]}
+
+    emulator.set_faults(None)
+    results = function.invoke(QUEUE_EVENT)["Results"]
+    assert {r["TaskNo"] for r in results} == tasks and all(r["Notified"] for r in results)
+    assert {n["TaskNo"] for n in submitted(function)} == tasks and len(submitted(function)) == 2
+    assert len(function.tasks()) == 2  # the redelivery published; it did not submit again
+
+
+def refused_and_valid_messages() -> list:
+    event = json.loads(json.dumps(QUEUE_EVENT))
+    event[0]["data"]["messageBody"] = json.dumps({"DomainName": "not-ours.com", "KeyTag": 1})
+    return event  # [refused for good (DomainNotExist), example.org 54321]
+
+
+def test_a_batch_with_a_transient_failure_fails_and_its_redelivery_skips_the_settled_message(function):
+    event = refused_and_valid_messages()
+    store = index._current_instance().store
+    assert store.lock("domain:example.org", "another-invocation", 60_000)  # example.org stays busy
+    with pytest.raises(RedeliveryRequired, match="1 of 2 requests failed transiently"):
+        function.invoke(event, timeout_seconds=3)  # waits for the lock until its deadline
+    failed = [n for n in function.notifications() if n["Event"] == "DSRecordDeletionFailed"]
+    assert [(n["DomainName"], n["Code"]) for n in failed] == [("not-ours.com", "DomainNotExist")]
+    assert len(function.domain_api_calls(SAVE)) == 1  # example.org was never sent
+
+    store.unlock("domain:example.org", "another-invocation")
+    results = function.invoke(event)["Results"]
+    assert [(r["Status"], r.get("Replayed")) for r in results] == [("FAILED", True), ("SUBMITTED", None)]
+    assert len(function.domain_api_calls(SAVE)) == 2  # the settled message was a no-op
+    assert len([n for n in function.notifications() if n["Event"] == "DSRecordDeletionFailed"]) == 1
+
+
+def test_an_unpublished_refusal_is_published_by_the_redelivery_without_a_new_call(function, emulator):
+    event = refused_and_valid_messages()
+    emulator.set_faults({"rules": [rule("mns", "PublishMessage", "unavailable")]})
+    with pytest.raises(RedeliveryRequired, match="2 of 2"):
+        function.invoke(event)
+    emulator.set_faults(None)
+    results = function.invoke(event)["Results"]
+    assert [(r["Status"], r["Notified"]) for r in results] == [("FAILED", True), ("SUBMITTED", True)]
+    again = function.invoke(event)["Results"]
+    assert all(r["Replayed"] for r in again)
+    assert len(function.domain_api_calls(SAVE)) == 2
+    events = sorted(n["Event"] for n in function.notifications())
+    assert events == ["DSRecordDeletionFailed", "DSRecordDeletionSubmitted"]
+
+
+def test_a_crashed_instances_record_is_taken_over_after_its_lease_and_reconciled(function, emulator):
+    """The first instance sent the deletion and died before it heard back (simulated by a
+    record left IN_PROGRESS with its attempt noted and its lease lapsed)."""
+    from deleter.idempotency import fingerprint, idempotency_key
+    from deleter.deletion_request import parse_deletion_request
+    from deleter.source import MNS_QUEUE, Source
+
+    request = parse_deletion_request({"DomainName": "example.com", "KeyTag": 2371})
+    key = idempotency_key(request, Source(MNS_QUEUE, "C6DB60D1574661357FA227277445****"))
+    store = index._current_instance().store
+    now = int(time.time() * 1000)
+    assert store.acquire(key, "dead-instance", fingerprint(request), now + 50, now, 60_000).acquired
+    assert store.update(key, "dead-instance", {"attempted_at_ms": str(now)}, 60_000)
+    emulator.set_faults({"rules": [rule("domain", SAVE, "drop_after", times=1)]})
+    import requests as http  # the dead instance's call, whose answer nobody read
+    from cloud.credentials import Credentials
+    from cloud.domain_api import DomainApiClient
+    from cloud.errors import OutcomeUnknownError
+    sts = emulator.sts_credentials
+    client = DomainApiClient(http.Session(), Credentials(sts["AccessKeyId"], sts["AccessKeySecret"],
+                                                         sts["SecurityToken"]), endpoint=emulator.url)
+    with pytest.raises(OutcomeUnknownError):
+        client.save_deleting_ds_task("example.com", 2371)
+    time.sleep(0.06)  # the dead instance's lease lapses
+
+    event = json.loads(json.dumps(QUEUE_EVENT))[:1]
+    [result] = function.invoke(event)["Results"]
+    [task] = function.tasks("example.com")
+    assert (result["TaskNo"], result["Adopted"]) == (task["TaskNo"], True)
+    assert len(function.domain_api_calls(SAVE)) == 1  # only the dead instance's
+
+
+def test_a_live_lease_is_respected(function):
+    from deleter.idempotency import fingerprint, idempotency_key
+    from deleter.deletion_request import parse_deletion_request
+    from deleter.source import MNS_QUEUE, Source
+
+    request = parse_deletion_request({"DomainName": "example.com", "KeyTag": 2371})
+    key = idempotency_key(request, Source(MNS_QUEUE, "C6DB60D1574661357FA227277445****"))
+    now = int(time.time() * 1000)
+    index._current_instance().store.acquire(key, "busy-instance", fingerprint(request), now + 60_000, now, 60_000)
+    with pytest.raises(RedeliveryRequired):
+        function.invoke(json.loads(json.dumps(QUEUE_EVENT))[:1])
+    assert function.domain_api_calls() == []
+
+
+def test_the_deadline_bounds_retries(function, emulator):
+    emulator.set_faults({"rules": [rule("domain", SAVE, "throttling", retry_after_ms=400)]})
+    started = time.time()
+    with pytest.raises(RedeliveryRequired, match="Throttling.User"):
+        function.invoke({"DomainName": "example.net", "KeyTag": 31589}, timeout_seconds=3)
+    calls = function.domain_api_calls(SAVE)
+    assert 2 <= len(calls) <= 8
+    # Semantics, not speed: no call was made after the invocation's deadline (start + 3 s - margin).
+    assert max(entry["time_ms"] for entry in calls) <= (started + 3) * 1000
+
+
+def test_http_idempotency_key_returns_the_same_task_and_refuses_reuse_for_another_request(function):
+    body = {"DomainName": "example.net", "KeyTag": 31589, "IdempotencyKey": "rotation-2026-11-29"}
+    first = function.invoke(http_event(body))
+    again = function.invoke(http_event(body))
+    assert first["statusCode"] == again["statusCode"] == 202
+    assert json.loads(first["body"])["TaskNo"] == json.loads(again["body"])["TaskNo"]
+    assert again["headers"]["X-Idempotent-Replay"] == "true" and "X-Idempotent-Replay" not in first["headers"]
+    other = function.invoke(http_event({**body, "KeyTag": 1}))
+    assert other["statusCode"] == 422 and json.loads(other["body"])["Code"] == "IdempotencyKeyReused"
+    assert len(function.tasks()) == 1
+
+
+def test_the_same_request_without_a_key_is_deduplicated_within_the_window(function):
+    request = {"DomainName": "example.org", "KeyTag": 12345}
+    answers = [function.invoke(http_event(request)) for _ in range(2)]
+    assert len({json.loads(a["body"])["TaskNo"] for a in answers}) == 1
+    assert len(function.tasks()) == 1 and len(submitted(function)) == 1
+
+
+def test_two_requests_for_one_domain_in_one_batch_are_serialised(function, emulator):
+    emulator.set_faults({"rules": [rule("domain", SAVE, "latency", latency_ms=200)]})
+    results = function.invoke([{"DomainName": "example.org", "KeyTag": 12345},
+                               {"DomainName": "example.org", "KeyTag": 54321}])["Results"]
+    assert [r["Status"] for r in results] == ["SUBMITTED", "SUBMITTED"]
+    assert emulator.stats()["in_flight_peak"]["domain"] == 1  # one at a time for the domain
