@@ -101,9 +101,6 @@ def test_an_error_reply_raises_with_the_servers_message_and_the_connection_goes_
     assert client.execute("CLIENT", "ID") == connection
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_read raises on an error element inside an array and leaves the rest of the array unread on the "
-    "connection, which it keeps: every later command on it reads the previous command's leftovers"))
 def test_an_error_inside_an_array_leaves_the_connection_in_step(client):
     with pytest.raises(RedisError, match="in the middle"):
         client.execute("EVAL", "return {1, redis.error_reply('in the middle'), 3}", 0)
@@ -171,9 +168,6 @@ def test_the_url_path_selects_the_database(server):
     assert RedisClient(server.url).execute("GET", "k") is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_connection caches the stream before AUTH and SELECT: when SELECT fails, the next command runs on "
-    "that connection in database 0 (and after a failed AUTH, unauthenticated)"))
 def test_a_database_that_cannot_be_selected_is_never_written_to_db_0(server):
     client = RedisClient(server.url + "/99")
     for _ in range(2):
@@ -241,10 +235,6 @@ def test_a_bad_url_is_a_value_error(url):
     assert "S3cret" not in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a password with an unencoded '#' or '?' ends the URL's authority there: urlsplit reads what is "
-    "before it as a port, and its ValueError ('Port could not be cast to integer value as ...') quotes "
-    "the start of the password. deleter.settings' REDIS_URL pattern accepts such a URL"))
 def test_a_bad_url_error_never_quotes_the_password():
     with pytest.raises(ValueError) as caught:
         RedisClient("redis://alice:S3cret#Pa55@cache.example:6379")

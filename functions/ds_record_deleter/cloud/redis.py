@@ -7,13 +7,14 @@ URL: redis://[[user]:password@]host[:port][/db], or rediss:// for TLS.
 from __future__ import annotations
 
 import hashlib
+import select
 import socket
 import ssl
 import threading
 from typing import Any, List, Optional, Sequence, Union
 from urllib.parse import unquote, urlsplit
 
-Reply = Union[None, int, bytes, List[Any]]
+Reply = Union[None, int, bytes, List[Any], "RedisError"]
 
 
 class RedisError(Exception):
@@ -24,15 +25,21 @@ class RedisClient:
     """One connection per thread (a batch runs on worker threads), opened lazily."""
 
     def __init__(self, url: str, *, timeout: float = 2.0) -> None:
-        parts = urlsplit(url)
+        rule = "REDIS_URL must look like redis://[:password@]host[:port][/db] (or rediss://), the password URL-encoded"
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+            db = int(parts.path.lstrip("/") or 0)
+        except ValueError:
+            raise ValueError(rule) from None  # the parser's own message may quote the password
         if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-            raise ValueError("REDIS_URL must look like redis://[:password@]host[:port][/db] (or rediss://)")
+            raise ValueError(rule)
         self._host = parts.hostname
-        self._port = parts.port or 6379
+        self._port = port or 6379
         self._tls = parts.scheme == "rediss"
         self._username = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
-        self._db = int(parts.path.lstrip("/") or 0)
+        self._db = db
         self._timeout = timeout
         self._local = threading.local()
 
@@ -42,15 +49,13 @@ class RedisClient:
     # --- commands ---------------------------------------------------------------------------
 
     def execute(self, *args: Union[str, bytes, int]) -> Reply:
+        """One command. A connection the server closed while idle is replaced before sending;
+        a failure after sending is not retried here (the command may have run)."""
         try:
             return self._round_trip(args)
-        except (OSError, ConnectionError):
+        except (OSError, ConnectionError) as error:
             self._drop()
-            try:  # one reconnect: a pooled connection the server closed while idle
-                return self._round_trip(args)
-            except (OSError, ConnectionError) as error:
-                self._drop()
-                raise RedisError(f"Redis at {self._host}:{self._port} unreachable: {type(error).__name__}") from None
+            raise RedisError(f"Redis at {self._host}:{self._port} unreachable: {type(error).__name__}") from None
 
     def eval_script(self, script: str, keys: Sequence[str], args: Sequence[Union[str, int]]) -> Reply:
         """EVALSHA, loading the script with EVAL the first time the server has not seen it."""
@@ -70,18 +75,34 @@ class RedisClient:
 
     def _connection(self) -> Any:
         stream = getattr(self._local, "stream", None)
+        if stream is not None and self._closed_by_server():
+            self._drop()
+            stream = None
         if stream is None:
             sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
-            if self._tls:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self._host)
-            self._local.sock = sock
-            self._local.stream = stream = sock.makefile("rwb")
-            if self._password:
-                credentials = [self._username, self._password] if self._username else [self._password]
-                self._send_and_read(stream, ("AUTH", *credentials))
-            if self._db:
-                self._send_and_read(stream, ("SELECT", self._db))
+            try:
+                if self._tls:
+                    sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self._host)
+                stream = sock.makefile("rwb")
+                if self._password:
+                    credentials = [self._username, self._password] if self._username else [self._password]
+                    self._send_and_read(stream, ("AUTH", *credentials))
+                if self._db:
+                    self._send_and_read(stream, ("SELECT", self._db))
+            except BaseException:
+                sock.close()  # never keep a connection that is not logged in or in the right db
+                raise
+            self._local.sock, self._local.stream = sock, stream
         return stream
+
+    def _closed_by_server(self) -> bool:
+        """An idle connection with something to read has been closed (or spoken to) by the server."""
+        sock = self._local.sock
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def _drop(self) -> None:
         sock = getattr(self._local, "sock", None)
@@ -98,7 +119,10 @@ class RedisClient:
     def _send_and_read(self, stream: Any, args: Sequence[Any]) -> Reply:
         stream.write(_encode(args))
         stream.flush()
-        return _read(stream)
+        reply = _read(stream)
+        if isinstance(reply, RedisError):
+            raise reply
+        return reply
 
 
 def _encode(args: Sequence[Any]) -> bytes:
@@ -110,6 +134,8 @@ def _encode(args: Sequence[Any]) -> bytes:
 
 
 def _read(stream: Any) -> Reply:
+    """One whole reply. Errors come back as RedisError values (raised by the caller once the
+    reply is read to its end, so the connection stays in step)."""
     line = stream.readline()
     if not line.endswith(b"\r\n"):
         raise ConnectionError("connection closed")
@@ -117,7 +143,7 @@ def _read(stream: Any) -> Reply:
     if kind == b"+":
         return body
     if kind == b"-":
-        raise RedisError(body.decode("utf-8", "replace"))
+        return RedisError(body.decode("utf-8", "replace"))
     if kind == b":":
         return int(body)
     if kind == b"$":
@@ -130,7 +156,11 @@ def _read(stream: Any) -> Reply:
         return data[:-2]
     if kind == b"*":
         count = int(body)
-        return None if count < 0 else [_read(stream) for _ in range(count)]
+        if count < 0:
+            return None
+        items = [_read(stream) for _ in range(count)]
+        error = next((item for item in items if isinstance(item, RedisError)), None)
+        return error if error is not None else items
     raise ConnectionError(f"unexpected reply type {kind!r}")
 
 

@@ -6,6 +6,7 @@ however many instances race for it. Task claims, locks and the replay guard are 
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Callable, Dict, Optional, TypeVar
 
 from deleter.idempotency import IN_PROGRESS, Claim, IdempotencyRecord, StoreError
@@ -17,26 +18,40 @@ T = TypeVar("T")
 PREFIX = "ds-record-deleter:"
 
 # KEYS[1] record. ARGV: owner, fingerprint, lease_until_ms, now_ms, ttl_ms, initial status.
-# 1: created, 2: taken over (the lease had lapsed), 0: someone holds it or it is final.
+# Returns {outcome, the record's fields}: 1 created (or already ours: a resent command), 2 taken
+# over (the lease had lapsed), 0 someone holds it or it is final.
 ACQUIRE = """
+local outcome = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'status', ARGV[6], 'fingerprint', ARGV[2], 'owner', ARGV[1],
              'lease_until_ms', ARGV[3], 'attempted_at_ms', '0', 'notified', '0', 'final', '0')
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  return 1
+  outcome = 1
+elseif redis.call('HGET', KEYS[1], 'final') == '1' then
+  outcome = 0
+elseif redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  outcome = 1
+elseif tonumber(redis.call('HGET', KEYS[1], 'lease_until_ms') or '0') <= tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until_ms', ARGV[3])
+  outcome = 2
 end
-if redis.call('HGET', KEYS[1], 'final') == '1' then return 0 end
-if tonumber(redis.call('HGET', KEYS[1], 'lease_until_ms') or '0') > tonumber(ARGV[4]) then return 0 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until_ms', ARGV[3])
-return 2
+return {outcome, redis.call('HGETALL', KEYS[1])}
 """
 
 # KEYS[1] record. ARGV: owner, ttl_ms, then field, value pairs. Only the owner writes.
 UPDATE = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
+"""
+
+# KEYS[1] a SET NX key. ARGV: value, ttl_ms. True when set now or already set to this value
+# (a resent command finds its own value).
+SET_ONCE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
 """
 
 # KEYS[1] lock. ARGV: owner. Only the holder releases it.
@@ -71,23 +86,22 @@ class RedisIdempotencyStore:
     @_store_errors
     def acquire(self, key: str, owner: str, fingerprint: str, lease_until_ms: int, now_ms: int,
                 ttl_ms: int) -> Claim:
-        name = self._record_key(key)
-        result = self._redis.eval_script(ACQUIRE, [name],
-                                         [owner, fingerprint, lease_until_ms, now_ms, ttl_ms, IN_PROGRESS])
-        record = IdempotencyRecord.from_fields(self._redis.hgetall(name))
-        return Claim(acquired=result in (1, 2), record=record, taken_over=result == 2)
+        outcome, flat = self._redis.eval_script(ACQUIRE, [self._record_key(key)],
+                                                [owner, fingerprint, lease_until_ms, now_ms, ttl_ms, IN_PROGRESS])
+        fields = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        return Claim(acquired=outcome in (1, 2), record=IdempotencyRecord.from_fields(fields), taken_over=outcome == 2)
 
     @_store_errors
     def update(self, key: str, owner: str, changes: Dict[str, str], ttl_ms: int) -> bool:
         pairs = [part for field, value in changes.items() for part in (field, value)]
         return self._redis.eval_script(UPDATE, [self._record_key(key)], [owner, ttl_ms, *pairs]) == 1
 
-    def _set_if_absent(self, name: str, value: str, ttl_ms: int) -> bool:
-        return self._redis.execute("SET", self._prefix + name, value, "NX", "PX", max(1, ttl_ms)) == b"OK"
+    def _set_once(self, name: str, value: str, ttl_ms: int) -> bool:
+        return self._redis.eval_script(SET_ONCE, [self._prefix + name], [value, max(1, ttl_ms)]) == 1
 
     @_store_errors
     def claim_task(self, task_no: str, key: str, ttl_ms: int) -> bool:
-        return self._set_if_absent(f"task:{task_no}", key, ttl_ms) or self.task_claimant(task_no) == key
+        return self._set_once(f"task:{task_no}", key, ttl_ms)
 
     @_store_errors
     def task_claimant(self, task_no: str) -> Optional[str]:
@@ -96,7 +110,7 @@ class RedisIdempotencyStore:
 
     @_store_errors
     def lock(self, name: str, owner: str, ttl_ms: int) -> bool:
-        return self._set_if_absent(f"lock:{name}", owner, ttl_ms)
+        return self._set_once(f"lock:{name}", owner, ttl_ms)
 
     @_store_errors
     def unlock(self, name: str, owner: str) -> None:
@@ -104,4 +118,4 @@ class RedisIdempotencyStore:
 
     @_store_errors
     def first_use(self, token: str, ttl_ms: int) -> bool:
-        return self._set_if_absent(f"once:{token}", "1", ttl_ms)
+        return self._set_once(f"once:{token}", uuid.uuid4().hex, ttl_ms)

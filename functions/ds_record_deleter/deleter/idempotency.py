@@ -136,7 +136,11 @@ class InMemoryStore:
                 record = IdempotencyRecord(IN_PROGRESS, fingerprint, owner, lease_until_ms)
                 self._records[key] = (record, self._clock_ms() + ttl_ms)
                 return Claim(True, record)
-            if record.final or record.lease_until_ms > now_ms:
+            if record.final:
+                return Claim(False, record)
+            if record.owner == owner:  # asked again by its holder (a resent command)
+                return Claim(True, record)
+            if record.lease_until_ms > now_ms:
                 return Claim(False, record)
             record = replace(record, owner=owner, lease_until_ms=lease_until_ms)
             self._records[key] = (record, self._records[key][1])
@@ -167,7 +171,7 @@ class InMemoryStore:
 
     def lock(self, name: str, owner: str, ttl_ms: int) -> bool:
         with self._lock:
-            return self._set_if_absent(f"lock:{name}", owner, ttl_ms)
+            return self._set_if_absent(f"lock:{name}", owner, ttl_ms) or self._live(self._values, f"lock:{name}") == owner
 
     def unlock(self, name: str, owner: str) -> None:
         with self._lock:

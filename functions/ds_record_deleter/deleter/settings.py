@@ -89,7 +89,7 @@ class Settings:
 
 
 _URL = re.compile(r"^https?://[^\s/]+/?$")
-_REDIS_URL = re.compile(r"^rediss?://[^\s/]+(/\d+)?$")
+_REDIS_URL = re.compile(r"^rediss?://[^\s/?#]+(/\d+)?$")  # '#' or '?' in a password must be %-encoded
 _ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?$")
 
 
