@@ -60,6 +60,16 @@ def http_event(method: str, target: str, headers: dict, body: bytes, source_ip: 
     }
 
 
+def curl_line(port: int, body: str, signed: bool) -> str:
+    """A ready command; with WEBHOOK_SECRET set, one that signs the request as the webhook requires."""
+    curl = f"curl -sS -X POST http://127.0.0.1:{port}/ -H 'Content-Type: application/json'"
+    if not signed:
+        return f"  {curl} -d '{body}'"
+    return (f"  body='{body}'; ts=$(date +%s)\n"
+            "  sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac \"$WEBHOOK_SECRET\" -r | cut -d' ' -f1)\n"
+            f"  {curl} -H \"X-Webhook-Timestamp: $ts\" -H \"X-Webhook-Signature: v1=$sig\" -d \"$body\"")
+
+
 def make_handler(cloud: LocalCloud, port: int) -> type:
     # FC's built-in runtime runs one request per instance at a time; so does this one.
     one_at_a_time = threading.Lock()
@@ -143,11 +153,10 @@ def main() -> int:
     queue = subscribed_queue(cloud.emulator.url, topic)
     if queue:
         threading.Thread(target=print_notifications, args=(cloud, queue, stop), daemon=True).start()
-    sample = json.dumps(SAMPLE_REQUEST)
     print(f"Emulator (Domain API + MNS) on {cloud.emulator.url}; its state: {cloud.emulator.url}/__emulator__/state")
     print(f"Function on http://127.0.0.1:{port}/ (FC HTTP trigger); notifications of topic {topic} print below.")
     print("Delete a DS record of a seeded domain:")
-    print(f"  curl -sS -X POST http://127.0.0.1:{port}/ -H 'Content-Type: application/json' -d '{sample}'")
+    print(curl_line(port, json.dumps(SAMPLE_REQUEST), signed=bool(os.environ.get("WEBHOOK_SECRET"))))
     print("Ready. Ctrl-C stops.", flush=True)
     try:
         server.serve_forever()

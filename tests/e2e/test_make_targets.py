@@ -54,10 +54,12 @@ class LineReader:
 
 
 @pytest.fixture
-def make_run():
+def make_run(request):
     port, emulator_port = free_port(), free_port()
+    extra = getattr(request, "param", {})
     process = subprocess.Popen(["make", "-s", "run"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=clean_environment(PORT=str(port), EMULATOR_PORT=str(emulator_port)))
+                               text=True, env=clean_environment(PORT=str(port), EMULATOR_PORT=str(emulator_port),
+                                                                **extra))
     reader = LineReader(process)
     try:
         yield port, emulator_port, reader
@@ -85,6 +87,21 @@ def test_make_run_deletes_a_ds_record_with_a_real_http_post(make_run):
 
     refused = requests.get(f"http://127.0.0.1:{port}/", timeout=30)
     assert refused.status_code == 405 and refused.json()["Code"] == "MethodNotAllowed"
+
+
+@pytest.mark.parametrize("make_run", [{"WEBHOOK_SECRET": "a-local-webhook-secret-0123"}], indirect=True)
+def test_make_run_with_a_webhook_secret_prints_a_signed_request_that_works(make_run):
+    port, _, output = make_run
+    output.wait_for("Ready.", timeout=60)
+    start = next(i for i, line in enumerate(output.seen) if "Delete a DS record" in line)
+    snippet = "".join(output.seen[start + 1:start + 4])
+    assert "X-Webhook-Signature" in snippet
+    signed = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "WEBHOOK_SECRET": "a-local-webhook-secret-0123"})
+    assert json.loads(signed.stdout)["DomainName"] == "example.net", signed.stdout + signed.stderr
+    unsigned = requests.post(f"http://127.0.0.1:{port}/", json={"DomainName": "example.org", "KeyTag": 12345},
+                             timeout=30)
+    assert unsigned.status_code == 401
 
 
 def test_make_invoke_prints_only_the_answer_as_json():
