@@ -41,3 +41,6 @@ build: install
 
 clean:
 	rm -rf build .pytest_cache
+
+bench: install
+	$(PY) -m bench.run
