@@ -54,9 +54,12 @@ def send(
                                  service=service, action=action)
         timeout = (min(timeout[0], budget), min(timeout[1], budget))
     after_sending = OutcomeUnknownError if mutating else RetryableError
+    # Prepared here and sent as is: Session.request would merge session-level settings (cookies,
+    # auth, hooks, environment) into every call, none of which these signed calls use.
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method=method, url=url, headers=dict(headers), data=body)
     try:
-        return session.request(method, url, headers=dict(headers), data=body, timeout=timeout,
-                               allow_redirects=False)
+        return session.send(prepared, timeout=timeout, allow_redirects=False)
     except requests.ConnectTimeout:
         raise RetryableError("ConnectTimeout", "Connecting to the service timed out",
                              service=service, action=action) from None
