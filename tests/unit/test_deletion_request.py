@@ -38,6 +38,8 @@ def test_domain_is_normalised_to_lower_case_a_labels_without_trailing_dot(given,
     ".",                       # only the root
     "a..com",                  # empty label
     "-a.com", "a-.com",        # hyphen first or last
+    "ab--cd.com", "AB--CD.com",  # hyphens in 3rd and 4th places are reserved (but for xn--)
+    "xn--.com",                # an A-label with nothing after the prefix
     "ex_ample.com",            # underscore is not LDH
     "exa mple.com",            # space
     "a" * 64 + ".com",         # label over 63
@@ -125,6 +127,12 @@ def test_unknown_fields_are_named_and_refused():
     error = rejection({"DomainName": "example.com", "KeyTag": 1, "Keytag": 2})
     assert error.code == "UnknownParameter" and error.field == "Keytag"
     assert "Keytag is not a field of a deletion request" in error.message
+
+
+def test_plain_ascii_names_give_what_idna_gives():
+    import idna
+    for name in ("Example.COM", "a-b.c0.example.org", "x.y.z.example.net", "123.example"):
+        assert parse(DomainName=name, KeyTag=1).domain_name == idna.encode(name, uts46=True).decode()
 
 
 def test_error_messages_echo_little_of_hostile_input():

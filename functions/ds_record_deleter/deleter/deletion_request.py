@@ -10,14 +10,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import idna
-
 FIELDS = ("DomainName", "KeyTag", "Lang", "UserClientIp", "IdempotencyKey")
 LANGS = ("en", "zh")
 KEY_TAG_RANGE = (0, 65535)
 MAX_DOMAIN_LENGTH = 253
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+PLAIN_ASCII_NAME = re.compile(r"^[A-Za-z0-9.-]+$")
 DOMAIN_RULE = (
     "must be a registrable domain name: at least two labels of letters, digits and hyphens "
     "(1 to 63 characters each, no hyphen first or last), at most 253 characters"
@@ -60,16 +59,28 @@ def normalise_domain(value: Any) -> str:
         name = name[:-1]
     if not name or len(name) > 4 * MAX_DOMAIN_LENGTH:  # no IDNA work on input that cannot fit
         raise invalid("DomainName", DOMAIN_RULE)
-    try:
-        ascii_name = idna.encode(name, uts46=True, transitional=False).decode("ascii")
-    except (idna.IDNAError, UnicodeError) as error:
-        raise invalid("DomainName", f"{DOMAIN_RULE} ({_short(str(error))})") from None
+    if PLAIN_ASCII_NAME.match(name) and "xn--" not in name.lower():
+        ascii_name = name.lower()  # what IDNA would give: the common case needs no IDNA tables
+    else:
+        ascii_name = _to_a_labels(name)
     labels = ascii_name.split(".")
     if len(ascii_name) > MAX_DOMAIN_LENGTH or len(labels) < 2:
         raise invalid("DomainName", DOMAIN_RULE)
     if not all(LDH_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         raise invalid("DomainName", DOMAIN_RULE)
+    if any(label[2:4] == "--" and not label.startswith("xn--") for label in labels):
+        raise invalid("DomainName", f"{DOMAIN_RULE} (hyphens in the 3rd and 4th places are reserved)")
     return ascii_name
+
+
+def _to_a_labels(name: str) -> str:
+    """IDNA 2008 (UTS #46 mapping, non-transitional), for names with U-labels or A-labels."""
+    import idna  # its tables are only loaded for names that need them
+
+    try:
+        return idna.encode(name, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as error:
+        raise invalid("DomainName", f"{DOMAIN_RULE} ({_short(str(error))})") from None
 
 
 def parse_key_tag(value: Any) -> int:
