@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -47,13 +48,18 @@ GOALS = {
 
 
 def pip_install(target: Path, *arguments: str) -> Path:
-    """Install into target once; a stamp of the arguments says whether it is current."""
+    """Install into an empty target once; a stamp of what was asked says whether it is current."""
     stamp = target / ".stamp"
-    wanted = hashlib.sha256(" ".join(arguments).encode() + REQUIREMENTS.read_bytes()).hexdigest()
+    asked = " ".join(arguments).encode()
+    if "-r" in arguments:
+        asked += Path(arguments[arguments.index("-r") + 1]).read_bytes()
+    wanted = hashlib.sha256(asked).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return target
+    shutil.rmtree(target, ignore_errors=True)  # nothing left over from an earlier set
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--no-compile", "--upgrade", "--target", str(target), *arguments], check=True)
+                    "--no-compile", "--target", str(target), *arguments], check=True,
+                   stderr=subprocess.DEVNULL)  # pip warns about every local index it cannot read
     stamp.write_text(wanted)
     return target
 
