@@ -214,7 +214,8 @@ def evaluate(figures: dict) -> dict:
         "memory_per_request_flat": per_request[1000]["memory_per_request_kb"]
         <= per_request[100]["memory_per_request_kb"] * 1.10 + 1,
     }
-    return {name: {"goal": GOALS[name][0], "value": value, "met": bool(GOALS[name][1](value))}
+    return {name: {"goal": GOALS[name][0], "value": value, "met": bool(GOALS[name][1](value)),
+                   "shown": f"{value:.2f}x" if name.endswith("_ratio") else ""}
             for name, value in values.items()}
 
 
@@ -242,9 +243,7 @@ def table(figures: dict, goals: dict) -> str:
     for label, left, right, goal in rows:
         verdict = ""
         if goal is not None:
-            value = goal["value"]
-            shown = f"{value:.2f}x" if isinstance(value, float) and "ratio" in goal["goal"] or "x" in goal["goal"] else ""
-            verdict = f"{'PASS' if goal['met'] else 'MISS'} {shown} ({goal['goal']})"
+            verdict = f"{'PASS' if goal['met'] else 'MISS'} {goal['shown']} ({goal['goal']})"
         lines.append(f"{label:32s} {left:>20s} {right:>26s}   {verdict}")
     lines.append(f"{'size under 5 MB':32s} {'':>20s} {'':>26s}   "
                  f"{'PASS' if goals['size_under_5_mb']['met'] else 'MISS'}")
