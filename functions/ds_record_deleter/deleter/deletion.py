@@ -90,8 +90,7 @@ class DeletionUseCase:
         source = item.source
         key, owner = idempotency_key(request, source), self._new_owner()
         try:
-            claim = self._p.store.acquire(key, owner, fingerprint(request), self._lease_until_ms(),
-                                          self._p.now_ms(), self._unpublished_ttl_ms)
+            claim = self._claim(key, owner, fingerprint(request))
         except StoreError as error:  # no record, no call: nothing may be sent untracked
             return self._failed(request, source, key, owner, _store_unavailable(error))
         record = claim.record
@@ -146,6 +145,19 @@ class DeletionUseCase:
         except StoreError as error:
             logger.error("Idempotency store failed", extra=_log_fields(source, request, task_no=task_no,
                                                                         store_error=str(error)))
+
+    def _claim(self, key: str, owner: str, request_fingerprint: str):
+        """The request's record. While another holds it (the same request twice in one batch, or
+        a redelivery racing the first delivery), wait within the deadline for it to finish."""
+        while True:
+            claim = self._p.store.acquire(key, owner, request_fingerprint, self._lease_until_ms(),
+                                          self._p.now_ms(), self._unpublished_ttl_ms)
+            record = claim.record
+            if claim.acquired or record.final or record.fingerprint != request_fingerprint:
+                return claim
+            if self._p.deadline.remaining() <= LOCK_POLL_SECONDS:
+                return claim
+            self._p.sleep(LOCK_POLL_SECONDS)
 
     def _new_owner(self) -> str:
         return f"{self._instance_id}/{uuid.uuid4().hex}"

@@ -31,7 +31,9 @@ class Notification:
         return TAGS[self.event]
 
     def to_json(self) -> str:
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+        # ASCII with escapes: a lone surrogate or U+FFFE in an echoed request can neither break the
+        # UTF-8 encoding nor the XML that carries the message (MNS refuses characters XML cannot).
+        return json.dumps(self.body, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
 def timestamp(at: datetime) -> str:
@@ -74,10 +76,10 @@ def failed(request: DeletionRequest, code: str, message: str, api_request_id: Op
 def _echo(payload: Any) -> Any:
     """The rejected request as received, if it is JSON and small enough to carry along."""
     try:
-        text = json.dumps(payload, ensure_ascii=False)
-    except (TypeError, ValueError):
+        text = json.dumps(payload, ensure_ascii=True, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
         return None
-    return payload if len(text.encode("utf-8")) <= MAX_ECHOED_REQUEST_BYTES else None
+    return payload if len(text) <= MAX_ECHOED_REQUEST_BYTES else None
 
 
 class Notifier:

@@ -67,6 +67,10 @@ def check_depth(value: Any, what: str) -> Any:
     return value
 
 
+def _not_a_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def parse_json(text: Any, what: str) -> Any:
     """JSON from str or bytes, at most MAX_JSON_DEPTH deep; InvalidRequest naming `what` and the
     rule when it is not."""
@@ -75,7 +79,7 @@ def parse_json(text: Any, what: str) -> Any:
             text = bytes(text).decode("utf-8")
         if not isinstance(text, str):
             raise ValueError(f"expected text, got {type(text).__name__}")
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_a_json_constant)
     except RecursionError:
         raise InvalidRequest("InvalidRequest", None, f"{what} nests JSON deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as error:
@@ -97,9 +101,14 @@ def decode_message_body(body: Any, what: str = "The message body") -> Any:
     if isinstance(body, str):
         try:
             decoded = base64.b64decode(body.strip(), validate=True)
-            return parse_json(decoded, f"{what} (base64-decoded)")
-        except (binascii.Error, ValueError, InvalidRequest):
-            pass
+        except (binascii.Error, ValueError):
+            decoded = None
+        if decoded is not None:
+            try:
+                return parse_json(decoded, f"{what} (base64-decoded)")
+            except InvalidRequest as error:
+                if error.code != "InvalidJSON":  # JSON after all, but breaking a rule: say which
+                    raise
     if first_error is not None:
         raise first_error
     return value
@@ -110,6 +119,8 @@ def requests_in(value: Any, source: Source, max_batch: int, client_ip: Optional[
     delivery's id with its position, so it can be told apart and deduplicated)."""
     if isinstance(value, list) and len(value) > max_batch:
         return [problem_item(batch_too_large(len(value), max_batch), source)]
+    if isinstance(value, list) and not value:  # answered and published like any invalid request
+        return [problem_item(InvalidRequest("InvalidRequest", None, "The array of requests is empty"), source)]
     if isinstance(value, list):
         return [IncomingRequest(item, Source(source.trigger, f"{source.id}#{index}"), client_ip)
                 for index, item in enumerate(value)]
@@ -152,6 +163,6 @@ def summary(outcomes: List[Outcome]) -> dict:
     if unsettled:
         raise RedeliveryRequired(
             f"{len(unsettled)} of {len(outcomes)} requests failed transiently and need a redelivery: "
-            + json.dumps(answer, ensure_ascii=False)
+            + json.dumps(answer)
         )
     return answer

@@ -29,7 +29,7 @@ def response(status: int, body: Any, headers: Optional[Dict[str, str]] = None) -
         "statusCode": status,
         "headers": {"Content-Type": "application/json", **(headers or {})},
         "isBase64Encoded": False,
-        "body": json.dumps(body, ensure_ascii=False),
+        "body": json.dumps(body),  # ASCII escapes: a lone surrogate echoed in a Message stays encodable
     }
 
 
@@ -46,7 +46,10 @@ def raw_body(event: dict) -> bytes:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise Refused(error_response(400, "InvalidRequest", "The body is marked base64 but is not")) from None
-    return body.encode("utf-8")
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no bytes could have carried it
+        raise Refused(error_response(400, "InvalidRequest", "The body is not UTF-8 text")) from None
 
 
 def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:

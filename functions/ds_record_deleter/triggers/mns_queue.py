@@ -19,7 +19,7 @@ def matches(event: Any) -> bool:
 
 def _requests_of(cloud_event: dict, position: int, options: TriggerOptions) -> List[IncomingRequest]:
     data = cloud_event.get("data") if isinstance(cloud_event.get("data"), dict) else {}
-    message_id = str(data.get("messageId") or cloud_event.get("id") or f"message-{position}")
+    message_id = str(data.get("messageId") or cloud_event.get("id") or "") or f"message-{position}"
     source = Source(MNS_QUEUE, message_id)
     try:
         return requests_in(decode_message_body(data.get("messageBody")), source, options.max_batch)

@@ -21,10 +21,11 @@ def matches(event: Any) -> bool:
 
 
 def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
+    request_id = str(getattr(context, "request_id", "") or "-")
     if "Message" in event:
-        body, message_id = event.get("Message"), str(event.get("MessageId"))
+        body, message_id = event.get("Message"), str(event.get("MessageId") or "") or request_id
     else:
-        body, message_id = event.get("body"), str(context.request_id)
+        body, message_id = event.get("body"), request_id
     source = Source(MNS_TOPIC, message_id)
     try:
         items = requests_in(decode_message_body(body), source, options.max_batch)

@@ -40,7 +40,7 @@ class WebhookVerifier:
         timestamp, given = lowered.get(TIMESTAMP_HEADER, ""), lowered.get(SIGNATURE_HEADER, "")
         if not timestamp or not given:
             return "unsigned"
-        if not timestamp.isdigit() or len(timestamp) > 12:
+        if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
             return "malformed timestamp"
         if abs(self._clock() - int(timestamp)) > WINDOW_SECONDS:
             return "stale timestamp"
