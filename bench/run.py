@@ -179,6 +179,7 @@ def measure(bench: Bench, quick: bool) -> dict:
         figures[stack]["peak_rss_after_batch_kb"] = batch["peak_rss_kb"]
         throughput = bench.repeated(1 if quick else 3, stack, "workload", total, 100, 8, 100)
         figures[stack]["requests_per_second"] = median_of(throughput, "requests_per_second")
+        figures[stack]["cpu_ms_per_request"] = median_of(throughput, "cpu_ms_per_request")
     # Concurrency: 16 messages, 100 ms on every call, against the same batch one at a time.
     latency = {"rules": [{"service": "*", "action": "*", "fault": "latency", "rate": 1, "latency_ms": 100}]}
     parallel = bench.probe("ours", "workload", 16, 16, 8, 0, faults=latency, MAX_CONCURRENCY="8")
@@ -232,6 +233,8 @@ def table(figures: dict, goals: dict) -> str:
          f"{sdk['peak_rss_after_batch_kb'] / 1024:.1f} MB", None),
         ("throughput", f"{ours['requests_per_second']:.0f} req/s", f"{sdk['requests_per_second']:.0f} req/s",
          goals["throughput_ratio"]),
+        ("client CPU per request", f"{ours['cpu_ms_per_request']:.2f} ms", f"{sdk['cpu_ms_per_request']:.2f} ms",
+         None),
         ("16 messages, 100 ms per call", f"{concurrency['batch_seconds']:.3f} s",
          f"{concurrency['one_at_a_time_seconds']:.3f} s one at a time", goals["concurrent_batch_seconds"]),
         ("calls in flight at most", json.dumps(concurrency["in_flight_peak"]), "limit 8",
