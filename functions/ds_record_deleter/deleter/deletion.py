@@ -95,6 +95,8 @@ class DeletionUseCase:
             return self._failed(request, source, key, owner, _store_unavailable(error))
         record = claim.record
         if record.fingerprint != fingerprint(request):
+            if claim.acquired:  # taken over from a lapsed lease: hand it straight back
+                self._save(key, owner, {"lease_until_ms": "0"}, request, source)
             return self._reject(item, InvalidRequest(
                 "IdempotencyKeyReused", "IdempotencyKey",
                 "IdempotencyKey was already used for another request (another DomainName or KeyTag)"))
@@ -147,13 +149,16 @@ class DeletionUseCase:
                                                                         store_error=str(error)))
 
     def _claim(self, key: str, owner: str, request_fingerprint: str):
-        """The request's record. While another holds it (the same request twice in one batch, or
-        a redelivery racing the first delivery), wait within the deadline for it to finish."""
+        """The request's record. While this instance holds it for another item of the same batch
+        (the same request twice), wait within the deadline for that item to finish; a holder
+        elsewhere is not waited for (the trigger redelivers later)."""
         while True:
             claim = self._p.store.acquire(key, owner, request_fingerprint, self._lease_until_ms(),
                                           self._p.now_ms(), self._unpublished_ttl_ms)
             record = claim.record
             if claim.acquired or record.final or record.fingerprint != request_fingerprint:
+                return claim
+            if not record.owner.startswith(f"{self._instance_id}/"):
                 return claim
             if self._p.deadline.remaining() <= LOCK_POLL_SECONDS:
                 return claim
