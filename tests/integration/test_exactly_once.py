@@ -224,3 +224,14 @@ def test_two_requests_for_one_domain_in_one_batch_are_serialised(function, emula
                                {"DomainName": "example.org", "KeyTag": 54321}])["Results"]
     assert [r["Status"] for r in results] == ["SUBMITTED", "SUBMITTED"]
     assert emulator.stats()["in_flight_peak"]["domain"] == 1  # one at a time for the domain
+
+
+def test_a_webhook_request_refused_for_good_may_be_asked_again_after_its_invocation(function, emulator):
+    request = {"DomainName": "added-later.example", "KeyTag": 5}
+    refused = function.invoke(http_event(request), timeout_seconds=1)
+    assert refused["statusCode"] == 502 and json.loads(refused["body"])["Code"] == "DomainNotExist"
+    emulator.put_domain({"DomainName": "added-later.example", "DSRecords": [
+        {"KeyTag": 5, "Algorithm": 13, "DigestType": 2, "Digest": "AB" * 32}]})
+    time.sleep(1.1)  # the refusal was final only until its invocation's end (a 1 s function here)
+    accepted = function.invoke(http_event(request))
+    assert accepted["statusCode"] == 202 and len(function.domain_api_calls(SAVE)) == 2

@@ -24,10 +24,6 @@ InvalidJSON; in an event's own fields, sent as bytes, the whole event is, by the
 base64 bodies nested too deep. The tests at the end pin each of those bugs, now fixed, with a
 minimal example.
 
-One defect is still open (OPEN_BUG_REFUSED_COPIES): the properties accept it where it shows, and
-the strict xfail test at the end pins it; fixing it makes that test fail: then drop the marker and
-the allowance in check_copies().
-
 The emulator is reset and a fresh FunctionInstance is built for every example: the function
 deduplicates identical requests, so nothing may leak from one example into the next.
 """
@@ -82,14 +78,6 @@ STABLE_TRIGGERS = ("mns_queue", "mns_topic", "timer")
 # until the invocation's deadline (the timeout less a margin of 3 s): with FC's default of 60 s,
 # an example that made it wait in vain would take a minute before it failed.
 FUNCTION_TIMEOUT_SECONDS = 8
-
-OPEN_BUG_REFUSED_COPIES = (
-    "The same request twice in one direct or HTTP event, refused by the registrar (DomainNotExist): the "
-    "first copy's record is left neither final nor leased (a refusal stays final only for a message id "
-    "that a redelivery repeats), so the second copy takes it over and calls SaveSingleTaskForDeletingDSRecord "
-    "again: two calls and, for a direct event, two DSRecordDeletionFailed notifications for one request, "
-    "where a copy of a submitted request is Replayed with no second call")
-
 
 def tally(label: str) -> None:
     """Count what the examples covered (hypothesis's statistics); a no-op in a plain test."""
@@ -389,9 +377,6 @@ def check_copies(results: List[dict], requests: list, trigger: str) -> None:
             f"copies answered differently: {answered}"
         fresh = sum(not result.get("Replayed") for result, _ in answered)
         tally(f"{trigger}: copies of a request" if len(answered) > 1 else f"{trigger}: a request")
-        if fresh > 1 and trigger not in STABLE_TRIGGERS and answered[0][0]["Status"] == "FAILED":
-            assert fresh == len(answered), answered  # OPEN_BUG_REFUSED_COPIES: each copy is refused afresh
-            continue
         assert fresh == min(1, len(answered)), f"{fresh} of {len(answered)} copies not replayed: {answered}"
 
 
@@ -1170,10 +1155,9 @@ def test_the_same_request_twice_in_one_event_is_answered_once(run, event, trigge
     assert sorted(bool(result.get("Replayed")) for result in results) == [False] + [True] * (len(results) - 1)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=OPEN_BUG_REFUSED_COPIES)
 @pytest.mark.parametrize("event", [[REFUSED, REFUSED], http_event(json.dumps([REFUSED, REFUSED]))],
                          ids=["direct", "http"])
-def test_open_bug_a_refused_request_twice_in_one_event_is_called_twice(run, event):
+def test_a_refused_request_twice_in_one_event_is_called_once(run, event):
     observed = run.invoke(event)
     assert len(observed.domain_calls(SAVE)) == 1
 

@@ -227,12 +227,17 @@ class DeletionUseCase:
         if not source.caller_sees_answer:
             notified = self._notify(notifications.failed(request, error.code, error.message, error.request_id,
                                                          source, self._clock()), log)
-        # A redelivered message stays refused; a caller asking again is a new attempt (no task exists).
-        final = stable_source_key(source) is not None and notified is not False
+        # A redelivered message stays refused. A webhook or direct caller asking again later makes a
+        # new attempt (no task exists): its record is final only until this invocation ends, which
+        # answers a copy of the request in the same batch without a second call.
+        if stable_source_key(source) is not None:
+            final, ttl_ms = notified is not False, self._ttl_ms
+        else:
+            final, ttl_ms = True, self._lease_ms()
         self._save(key, owner, {
             "status": idempotency.FAILED, "code": error.code, "message": error.message, "attempted_at_ms": "0",
             "notified": str(int(bool(notified))), "final": str(int(final)), "lease_until_ms": "0"},
-            request, source, ttl_ms=self._ttl_ms)
+            request, source, ttl_ms=ttl_ms)
         return Outcome(FAILED, source, request, api_request_id=error.request_id, code=error.code,
                        message=error.message, failure=PERMANENT, notified=notified)
 
