@@ -97,9 +97,10 @@ class DeletionUseCase:
         if record.fingerprint != fingerprint(request):
             if claim.acquired:  # taken over from a lapsed lease: hand it straight back
                 self._save(key, owner, {"lease_until_ms": "0"}, request, source)
+            used = "IdempotencyKey" if request.idempotency_key else f"The delivery id {source.id}"
             return self._reject(item, InvalidRequest(
                 "IdempotencyKeyReused", "IdempotencyKey",
-                "IdempotencyKey was already used for another request (another DomainName or KeyTag)"))
+                f"{used} was already used for another request (another DomainName or KeyTag)"))
         if not claim.acquired:
             return self._replay(record, request, source) if record.final else self._busy(request, source)
         if record.status == idempotency.SUBMITTED:
