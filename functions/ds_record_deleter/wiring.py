@@ -18,7 +18,7 @@ from cloud.mns import MnsClient, default_endpoint
 from deleter.allowlist import DomainAllowlist
 from deleter.deadline import Deadline
 from deleter.deletion import Collaborators, DeletionUseCase
-from deleter.idempotency import IdempotencyStore, InMemoryStore
+from deleter.idempotency import UNPUBLISHED_TTL_SECONDS, IdempotencyStore, InMemoryStore
 from deleter.log import logger
 from deleter.notifications import Notifier
 from deleter.rate_limit import RateLimitedDomainApi, TokenBucket
@@ -83,7 +83,7 @@ class FunctionInstance:
         mns = MnsClient(self.session, credentials, self.mns_endpoint(context), timeout=timeout,
                         time_left=publish_time_left)
         retrier = Retrier(self.retry_policy, deadline.remaining)
-        ttl_ms = max(settings.idempotency_ttl_seconds, 14 * 86400) * 1000
+        ttl_ms = max(settings.idempotency_ttl_seconds, UNPUBLISHED_TTL_SECONDS) * 1000
         parts = Collaborators(
             domain_api=domain_api,
             notifier=Notifier(mns.publish, settings.notify_topic),
