@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from cloud.redis import RedisClient, RedisError, optional_client
+from cloud.redis import RedisClient, RedisError
 from tests.redis_server import redis_server_factory  # noqa: F401  (fixture)
 
 PASSWORD = "S3cret p@ss:w/rd%ü"  # URL-reserved characters: the URL carries it percent-encoded
@@ -246,7 +246,3 @@ def test_repr_shows_no_credentials_and_construction_does_not_connect():
     assert repr(client) == "RedisClient(redis://unreachable.invalid:6380/2)"
     assert repr(RedisClient("rediss://:S3cret@cache.example")) == "RedisClient(rediss://cache.example:6379/0)"
 
-
-def test_optional_client_is_none_without_a_url():
-    assert optional_client(None) is None and optional_client("") is None
-    assert repr(optional_client("redis://127.0.0.1:1/1")) == "RedisClient(redis://127.0.0.1:1/1)"

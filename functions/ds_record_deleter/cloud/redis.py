@@ -163,6 +163,3 @@ def _read(stream: Any) -> Reply:
         return error if error is not None else items
     raise ConnectionError(f"unexpected reply type {kind!r}")
 
-
-def optional_client(url: Optional[str]) -> Optional[RedisClient]:
-    return RedisClient(url) if url else None

@@ -28,6 +28,3 @@ class Deadline:
 
     def hard_remaining(self) -> float:
         return max(0.0, self.hard_end - self._clock())
-
-    def passed(self) -> bool:
-        return self.remaining() <= 0
