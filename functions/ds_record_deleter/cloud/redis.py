@@ -11,7 +11,7 @@ import select
 import socket
 import ssl
 import threading
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Sequence, Union
 from urllib.parse import unquote, urlsplit
 
 Reply = Union[None, int, bytes, List[Any], "RedisError"]
