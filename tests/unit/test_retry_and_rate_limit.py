@@ -135,7 +135,7 @@ def test_bucket_rate_zero_is_unlimited():
 
 
 def test_bucket_reservations_from_threads_never_exceed_the_rate():
-    time, lock = FakeTime(), threading.Lock()
+    time = FakeTime()
     granted = []
 
     def sleep(seconds):  # each thread "sleeps" until its reserved instant, recorded, not waited
