@@ -21,6 +21,3 @@ class DomainApi(Protocol):
 
     def query_task_details(self, task_no: str, *, domain: Optional[str] = None) -> Any: ...
 
-
-class Publisher(Protocol):
-    def publish(self, topic: str, body: str, tag: Optional[str] = None) -> object: ...
