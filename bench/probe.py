@@ -47,6 +47,10 @@ def import_stack(stack: str):
 
 def main() -> None:
     stack, kind = sys.argv[2], sys.argv[3]
+    if kind == "workload":
+        # The function takes its parallelism from its setting, read once per instance: both stacks
+        # run a workload with the same number of threads.
+        os.environ["MAX_CONCURRENCY"] = sys.argv[6]
     import_seconds, runner = import_stack(stack)
     result = {"import_ms": import_seconds * 1000, "rss_after_import_kb": rss_kb()}
     if kind == "first":

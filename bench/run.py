@@ -182,8 +182,8 @@ def measure(bench: Bench, quick: bool) -> dict:
         figures[stack]["cpu_ms_per_request"] = median_of(throughput, "cpu_ms_per_request")
     # Concurrency: 16 messages, 100 ms on every call, against the same batch one at a time.
     latency = {"rules": [{"service": "*", "action": "*", "fault": "latency", "rate": 1, "latency_ms": 100}]}
-    parallel = bench.probe("ours", "workload", 16, 16, 8, 0, faults=latency, MAX_CONCURRENCY="8")
-    serial = bench.probe("ours", "workload", 16, 16, 1, 0, faults=latency, MAX_CONCURRENCY="1")
+    parallel = bench.probe("ours", "workload", 16, 16, 8, 0, faults=latency)
+    serial = bench.probe("ours", "workload", 16, 16, 1, 0, faults=latency)
     figures["concurrency"] = {"batch_seconds": parallel["seconds"], "one_at_a_time_seconds": serial["seconds"],
                               "in_flight_peak": parallel["in_flight_peak"], "max_concurrency": 8}
     # Scale: 10, 100 and 1,000 requests per batch.

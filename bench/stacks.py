@@ -48,6 +48,8 @@ class OurStack:
         index.initialize(Context())
 
     def run(self, requests, concurrency: int) -> None:
+        if concurrency != int(os.environ.get("MAX_CONCURRENCY", "8")):
+            raise ValueError("the function's concurrency is its MAX_CONCURRENCY setting; the probe sets it")
         event = json.dumps([{"DomainName": domain, "KeyTag": key_tag} for domain, key_tag in requests]).encode()
         answer = self._index.handler(event, Context())
         failed = [r for r in answer["Results"] if r["Status"] != "SUBMITTED"]
