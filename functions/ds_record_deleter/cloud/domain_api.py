@@ -5,6 +5,7 @@ RPC style: POST /, every parameter in the query string, empty body. Signed with 
 """
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -248,8 +249,9 @@ class DomainApiClient:
 
     def _read(self, response: requests.Response, action: str, mutating: bool) -> dict:
         try:
-            body = response.json()
-        except ValueError:
+            # Bytes straight to json: Response.json() would first guess a text encoding.
+            body = json.loads(response.content)
+        except ValueError:  # also a body that is not UTF-8
             body = None
         if not isinstance(body, dict):
             # An answer we cannot read says nothing about whether the call took effect.

@@ -5,6 +5,7 @@ from typing import Callable, Mapping, Optional, Tuple
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from .errors import OutcomeUnknownError, RetryableError
@@ -32,6 +33,20 @@ def _never_connected(error: requests.ConnectionError) -> bool:
     return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
 
 
+def _prepared(method: str, url: str, headers: Mapping[str, str], body: bytes) -> requests.PreparedRequest:
+    """The request exactly as the adapter sends it. The clients build the URL and every header
+    themselves (the URL already percent-encoded, the host ASCII), so requests' general-purpose
+    preparation (URL re-parsing, IDNA, cookies, auth, hooks) is skipped."""
+    prepared = requests.PreparedRequest()
+    prepared.method = method
+    prepared.url = url
+    prepared.headers = CaseInsensitiveDict(headers)
+    if body or method not in ("GET", "HEAD"):  # what requests itself sends for a body
+        prepared.headers["Content-Length"] = str(len(body))
+        prepared.body = body
+    return prepared
+
+
 def send(
     session: requests.Session,
     method: str,
@@ -54,12 +69,11 @@ def send(
                                  service=service, action=action)
         timeout = (min(timeout[0], budget), min(timeout[1], budget))
     after_sending = OutcomeUnknownError if mutating else RetryableError
-    # Prepared here and sent as is: Session.request would merge session-level settings (cookies,
-    # auth, hooks, environment) into every call, none of which these signed calls use.
-    prepared = requests.PreparedRequest()
-    prepared.prepare(method=method, url=url, headers=dict(headers), data=body)
+    prepared = _prepared(method, url, headers, body)
     try:
-        return session.send(prepared, timeout=timeout, allow_redirects=False)
+        # Straight to the transport adapter: a signed call is never redirected and carries no
+        # cookies, so Session.send's redirect, cookie, hook and proxy handling is work for nothing.
+        return session.get_adapter(url).send(prepared, timeout=timeout)
     except requests.ConnectTimeout:
         raise RetryableError("ConnectTimeout", "Connecting to the service timed out",
                              service=service, action=action) from None

@@ -27,13 +27,18 @@ class RetryPolicy:
         return max(delay, retry_after or 0.0)
 
 
+# One generator for every Retrier: seeding a new one from os.urandom on every call costs more
+# than the call's backoff arithmetic ever will.
+_SHARED_RNG = random.Random()
+
+
 class Retrier:
     def __init__(self, policy: RetryPolicy, time_left: Callable[[], float], *,
                  sleep: Callable[[float], None] = time.sleep, rng: Optional[random.Random] = None) -> None:
         self.policy = policy
         self._time_left = time_left
         self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._rng = rng or _SHARED_RNG
 
     def call(self, call: Callable[[], T], *, retry_on: Tuple[Type[CloudError], ...] = (RetryableError,),
              what: str = "call") -> T:
