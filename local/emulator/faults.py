@@ -2,7 +2,7 @@
 
 Configuration: {"seed": 42, "rules": [{"service": "domain"|"mns"|"*", "action": NAME|"*",
 "fault": F, "rate": 0..1, "times": max firings, "latency_ms": N, "retry_after_ms": N,
-"code": throttling code}]}. Rules are tried in order for each authenticated call: every
+"code": throttling code, "status": gateway_page status}]}. Rules are tried in order for each authenticated call: every
 latency rule that fires adds its delay, and the first error rule that fires wins. A seeded
 random generator (under a lock) decides, so a run can be replayed.
 """
@@ -17,8 +17,12 @@ from typing import Any, Callable, Dict, List, Optional
 from .errors import ApiError
 from .http_types import DROPPED, Reply
 
-NOT_PROCESSED = ("throttling", "unavailable", "internal_error", "drop_before")
-PROCESSED_THEN_FAILED = ("internal_error_after", "drop_after")
+# gateway_page: the front gateway answers with its own HTML page (status from `status`, 503 by
+# default) before the service sees the call; garbled_after: the call is processed, and the 200
+# answer arrives cut short, unreadable.
+NOT_PROCESSED = ("throttling", "unavailable", "internal_error", "drop_before", "gateway_page")
+PROCESSED_THEN_FAILED = ("internal_error_after", "drop_after", "garbled_after")
+GATEWAY_STATUSES = (429, 502, 503, 504)
 ERROR_FAULTS = NOT_PROCESSED + PROCESSED_THEN_FAILED
 LATENCY_FAULTS = ("latency", "latency_after")
 SERVICES = ("domain", "mns", "*")
@@ -52,6 +56,7 @@ class FaultRule:
     latency_ms: int = 0
     retry_after_ms: Optional[int] = None
     code: Optional[str] = None  # throttling only: which throttling Code to answer
+    status: Optional[int] = None  # gateway_page only: the page's HTTP status
     fired: int = 0
 
     @classmethod
@@ -66,6 +71,7 @@ class FaultRule:
             latency_ms=int(entry.get("latency_ms", DEFAULT_LATENCY_MS if entry.get("fault") in LATENCY_FAULTS else 0)),
             retry_after_ms=None if entry.get("retry_after_ms") is None else int(entry["retry_after_ms"]),
             code=entry.get("code"),
+            status=None if entry.get("status") is None else int(entry["status"]),
         )
         if rule.service not in SERVICES:
             raise ValueError(f"service must be one of {SERVICES}, not {rule.service!r}")
@@ -77,6 +83,8 @@ class FaultRule:
             raise ValueError("times and latency_ms must not be negative")
         if rule.code is not None and (rule.fault != "throttling" or rule.code not in THROTTLING):
             raise ValueError(f"code is only for throttling rules, one of {sorted(THROTTLING)}")
+        if rule.status is not None and (rule.fault != "gateway_page" or rule.status not in GATEWAY_STATUSES):
+            raise ValueError(f"status is only for gateway_page rules, one of {GATEWAY_STATUSES}")
         return rule
 
     def applies_to(self, service: str, action: str) -> bool:
@@ -159,6 +167,8 @@ def run_with_faults(
     error = decision.error
     if error is not None and error.fault == "drop_before":
         return DROPPED
+    if error is not None and error.fault == "gateway_page":
+        return gateway_page(error.status or 503)
     if error is not None and error.fault in NOT_PROCESSED:
         return fault_reply(error)
     reply = process()
@@ -166,8 +176,16 @@ def run_with_faults(
         reply = fault_reply(error)
     elif error is not None and error.fault == "drop_after":
         reply = DROPPED
+    elif error is not None and error.fault == "garbled_after":
+        reply = Reply(200, reply.body[: len(reply.body) // 2], dict(reply.headers), code="Garbled")
     time.sleep(decision.latency_after_ms / 1000)
     return reply
+
+
+def gateway_page(status: int) -> Reply:
+    """What a load balancer in front of a service answers on its own: HTML, no service Code."""
+    page = f"<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center></body></html>"
+    return Reply(status, page.encode(), {"content-type": "text/html"}, code=f"Gateway{status}")
 
 
 def fault_error(rule: FaultRule, service: str) -> ApiError:

@@ -86,6 +86,8 @@ def test_mns_publish_reaches_the_subscribed_queue_and_is_read_back(emulator, ses
     assert sent.message_id
     message = client.receive(INBOX, wait_seconds=1)
     assert message.body == '{"TaskNo": "t-1", "note": "<&> é"}' and message.dequeue_count == 1
+    [topic] = [t for t in emulator.snapshot()["topics"] if t["TopicName"] == TOPIC]
+    assert [(m["MessageId"], m["MessageTag"]) for m in topic["Published"]] == [(sent.message_id, "DSDelSubmitted")]
     client.delete(INBOX, message.receipt_handle)
     assert client.receive(INBOX, wait_seconds=0) is None
 
@@ -164,6 +166,49 @@ def test_a_dropped_connection_after_sending_is_an_unknown_outcome(emulator, sess
     assert len(emulator.snapshot()["tasks"]) == (1 if kind == "drop_after" else 0)
 
 
+@pytest.mark.parametrize("status, expected", [
+    (429, RetryableError), (503, RetryableError),  # the gateway refused before the service saw it
+    (502, OutcomeUnknownError), (504, OutcomeUnknownError),  # a gateway cannot say what happened behind it
+])
+def test_a_gateway_page_is_classified_by_its_status(emulator, session, status, expected):
+    fault(emulator, "domain", "*", "gateway_page", status=status)
+    client = domain_client(emulator, session)
+    with pytest.raises(expected) as caught:
+        client.save_deleting_ds_task("example.net", 31589)
+    assert (type(caught.value), caught.value.code, caught.value.http_status) == (expected, f"HTTP{status}", status)
+    assert emulator.snapshot()["tasks"] == []
+    with pytest.raises(RetryableError):  # a read is safe to repeat whatever happened
+        client.query_ds_records("example.net")
+
+
+def test_an_unreadable_answer_after_the_task_was_created_is_an_unknown_outcome(emulator, session):
+    fault(emulator, "domain", "*", "garbled_after")
+    client = domain_client(emulator, session)
+    with pytest.raises(OutcomeUnknownError) as caught:
+        client.save_deleting_ds_task("example.net", 31589)
+    assert caught.value.code == "InvalidResponse" and len(emulator.snapshot()["tasks"]) == 1
+    with pytest.raises(RetryableError, match="InvalidResponse"):
+        client.query_ds_records("example.net")
+
+
+@pytest.mark.parametrize("answer", [
+    {"DSRecordList": [{"KeyTag": "not a number", "Algorithm": 13, "DigestType": 2, "Digest": "AB"}]},
+    {"DSRecordList": [{"Algorithm": 13}]},
+    {"DSRecordList": ["a string"]},
+    {"DSRecordList": 7},
+])
+def test_a_read_answer_of_another_shape_is_a_typed_retryable_error(emulator, session, answer):
+    # The emulator always answers in the documented shape; a service that changed its shape is
+    # what this stands in for, so only the answer is replaced.
+    class ChangedService(DomainApiClient):
+        def call(self, action, params, *, mutating):
+            return {"RequestId": "r-1", **answer}
+
+    with pytest.raises(RetryableError) as caught:
+        ChangedService(session, endpoint=emulator.url, credentials=sts(emulator)).query_ds_records("example.net")
+    assert (caught.value.code, caught.value.action) == ("InvalidResponse", "QueryDSRecord")
+
+
 def test_a_refused_connection_is_retryable(session):
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
@@ -239,6 +284,20 @@ def test_mns_unavailable_is_retryable_and_internal_error_after_is_unknown(emulat
     with pytest.raises(OutcomeUnknownError):
         client.publish(TOPIC, "x")
     assert client.receive(INBOX).body == "x"  # it was published after all
+
+
+def test_mns_unreadable_answers(emulator, session):
+    client = mns_client(emulator, session)
+    fault(emulator, "mns", "PublishMessage", "garbled_after")
+    with pytest.raises(OutcomeUnknownError) as caught:
+        client.publish(TOPIC, "hello")
+    assert caught.value.code == "InvalidResponse"
+    [topic] = [t for t in emulator.snapshot()["topics"] if t["TopicName"] == TOPIC]
+    assert len(topic["Published"]) == 1  # it was published: only the answer was lost
+    fault(emulator, "mns", "PublishMessage", "gateway_page", status=503)
+    with pytest.raises(RetryableError) as refused:
+        client.publish(TOPIC, "hello")
+    assert (refused.value.code, refused.value.http_status) == ("HTTP503", 503)
 
 
 def test_mns_missing_topic_wrong_secret_and_old_clock_are_permanent(emulator, session):

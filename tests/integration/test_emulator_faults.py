@@ -98,6 +98,22 @@ def test_refusals_before_processing_create_nothing(emulator, fault, status, code
     assert task_count(emulator) == 0
 
 
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_a_gateway_page_answers_before_the_service_sees_the_call(emulator, status):
+    set_rules(emulator, {"service": "domain", "action": "*", "fault": "gateway_page", "rate": 1, "status": status})
+    response = delete_ds(emulator)
+    assert (response.status_code, response.headers["content-type"]) == (status, "text/html")
+    assert f"<h1>{status}</h1>" in response.text and task_count(emulator) == 0
+
+
+def test_a_garbled_answer_comes_after_the_work_was_done(emulator):
+    set_rules(emulator, {"service": "domain", "action": "*", "fault": "garbled_after", "rate": 1})
+    response = delete_ds(emulator)
+    assert response.status_code == 200 and task_count(emulator) == 1
+    with pytest.raises(ValueError):
+        response.json()
+
+
 def test_internal_error_after_processing_did_create_the_task(emulator):
     set_rules(emulator, {"service": "domain", "action": "*", "fault": "internal_error_after", "rate": 1})
     response = delete_ds(emulator)
@@ -214,7 +230,8 @@ def test_rules_are_replaced_shown_and_cleared_at_run_time(emulator):
 
 def test_a_bad_rule_is_refused_and_the_old_rules_stay(emulator):
     set_rules(emulator, {"service": "domain", "action": "*", "fault": "unavailable", "rate": 1})
-    for bad in ({"fault": "explode"}, {"fault": "throttling", "rate": 2}, {"fault": "latency", "colour": "red"}):
+    for bad in ({"fault": "explode"}, {"fault": "throttling", "rate": 2}, {"fault": "latency", "colour": "red"},
+                {"fault": "gateway_page", "status": 418}, {"fault": "unavailable", "status": 503}):
         response = requests.put(f"{emulator.url}/__emulator__/faults", json={"rules": [bad]}, timeout=5)
         assert response.status_code == 400
     assert len(admin(emulator, "GET", "faults")["rules"]) == 1

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterator, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 import requests
@@ -98,6 +99,17 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@contextmanager
+def _malformed_answer_is_retryable(action: str) -> Iterator[None]:
+    """A read's answer that does not have the documented shape (a field missing, of another
+    type) is a failed read: typed, so the caller's retry and error handling apply."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise RetryableError("InvalidResponse", f"The answer does not have the documented shape ({type(error).__name__})",
+                             service=SERVICE, action=action) from None
+
+
 def _new_nonce() -> str:
     return uuid.uuid4().hex
 
@@ -147,6 +159,11 @@ class DomainApiClient:
 
     def query_ds_records(self, domain: str, lang: Optional[str] = None) -> DsRecordList:
         body = self.call("QueryDSRecord", {"DomainName": domain, "Lang": lang}, mutating=False)
+        with _malformed_answer_is_retryable("QueryDSRecord"):
+            return self._ds_record_list(body)
+
+    @staticmethod
+    def _ds_record_list(body: dict) -> DsRecordList:
         records = tuple(
             DsRecord(int(item["KeyTag"]), int(item["Algorithm"]), int(item["DigestType"]), str(item["Digest"]))
             for item in body.get("DSRecordList") or ()
@@ -167,6 +184,11 @@ class DomainApiClient:
             "TaskNo": task_no, "DomainName": domain, "TaskStatus": task_status,
             "PageNum": page_num, "PageSize": page_size, "Lang": lang,
         }, mutating=False)
+        with _malformed_answer_is_retryable("QueryTaskDetailList"):
+            return self._task_detail_page(body, page_num, page_size)
+
+    @staticmethod
+    def _task_detail_page(body: dict, page_num: int, page_size: int) -> TaskDetailPage:
         items = (body.get("Data") or {}).get("TaskDetail") or ()
         details = tuple(
             TaskDetail(
@@ -189,6 +211,11 @@ class DomainApiClient:
         """The account's tasks created between two instants (the service may round to days)."""
         body = self.call("QueryTaskList", {"BeginCreateTime": begin_ms, "EndCreateTime": end_ms,
                                            "PageNum": page_num, "PageSize": page_size}, mutating=False)
+        with _malformed_answer_is_retryable("QueryTaskList"):
+            return self._task_list_page(body)
+
+    @staticmethod
+    def _task_list_page(body: dict) -> TaskListPage:
         items = (body.get("Data") or {}).get("TaskInfo") or ()
         tasks = tuple(TaskInfo(item.get("TaskNo", ""), item.get("TaskType", ""), item.get("TaskStatus", ""),
                                item.get("CreateTime", "")) for item in items)
@@ -254,10 +281,18 @@ class DomainApiClient:
         except ValueError:  # also a body that is not UTF-8
             body = None
         if not isinstance(body, dict):
-            # An answer we cannot read says nothing about whether the call took effect.
-            error_class = OutcomeUnknownError if mutating else RetryableError
-            raise error_class("InvalidResponse", f"HTTP {response.status_code} with a body that is not a JSON object",
-                              service=SERVICE, action=action, http_status=response.status_code)
+            # A gateway's own page (an HTML 503 or 429, a 4xx) still says by its status what
+            # happened; an unreadable 2xx or 5xx says nothing about whether the call took effect.
+            status = response.status_code
+            if status >= 400:
+                code = f"HTTP{status}"
+                error_class = classify(code, status, retryable_codes=RETRYABLE_CODES,
+                                       unknown_codes=UNKNOWN_OUTCOME_CODES, mutating=mutating)
+            else:
+                code, error_class = "InvalidResponse", OutcomeUnknownError if mutating else RetryableError
+            raise error_class(code, f"HTTP {status} with a body that is not a JSON object",
+                              service=SERVICE, action=action, http_status=status,
+                              retry_after_seconds=retry_after_seconds(response))
         if response.status_code < 400 and "Code" not in body:
             return body
         code = str(body.get("Code") or f"HTTP{response.status_code}")

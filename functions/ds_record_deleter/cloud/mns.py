@@ -15,7 +15,7 @@ import requests
 
 from . import signing
 from .credentials import Credentials
-from .errors import classify, redact
+from .errors import OutcomeUnknownError, RetryableError, classify, redact
 from .http import TimeLeft, Timeout, send
 
 SERVICE = "MNS"
@@ -160,8 +160,19 @@ class MnsClient:
                         timeout=timeout, service=SERVICE, action=action, mutating=mutating,
                         time_left=self._time_left)
         if response.status_code < 300:
-            return _fields(response.content) if response.content else {}
+            return self._accepted(response, action, mutating)
         return self._raise(response, action, mutating, empty_code)
+
+    @staticmethod
+    def _accepted(response: requests.Response, action: str, mutating: bool) -> dict:
+        try:
+            return _fields(response.content) if response.content else {}
+        except ElementTree.ParseError:
+            # Accepted, but the answer cannot be read: a publish or send may have happened.
+            error_class = OutcomeUnknownError if mutating else RetryableError
+            raise error_class("InvalidResponse", f"HTTP {response.status_code} with a body that is not XML",
+                              service=SERVICE, action=action, http_status=response.status_code,
+                              request_id=response.headers.get("x-mns-request-id")) from None
 
     def _raise(self, response: requests.Response, action: str, mutating: bool, empty_code: Optional[str]) -> None:
         try:
