@@ -29,6 +29,8 @@ def _current_instance() -> FunctionInstance:
 
 
 def initialize(context: Any) -> None:
+    logger.append_keys(request_id=getattr(context, "request_id", None))
+    logger.set_correlation_id(None)  # no event yet: nothing to correlate with
     try:
         _current_instance()
     except ConfigurationError as error:
@@ -43,13 +45,15 @@ def handle(event: Any, context: Any, instance_of: Callable[[], FunctionInstance]
     """One invocation on the instance that instance_of() gives (tests run two side by side)."""
     logger.append_keys(request_id=getattr(context, "request_id", None))
     adapter, decoded = triggers.recognise(event)
+    # First of all: a warm instance must not log this invocation under the previous one's id.
+    logger.set_correlation_id(adapter.correlation_id(decoded, context))
     try:
         instance = instance_of()
         deadline = Deadline.for_invocation(context, instance.settings.deadline_margin_seconds)
         delivered = adapter.delivery(decoded, context, instance.trigger_options)
-        logger.set_correlation_id(delivered.correlation_id)
         use_case = instance.use_case(context, os.environ, deadline)
     except Refused as refused:
+        refused.log()
         return refused.answer
     except (ConfigurationError, CredentialsError) as error:
         logger.error("Function misconfigured", extra={"error": str(error)})

@@ -1,6 +1,8 @@
 """One adapter per trigger: event -> Delivery of plain requests; outcomes -> the trigger's answer.
 
-Each adapter module has matches(event), delivery(event, context) and answer(outcomes, delivery).
+Each adapter module has matches(event), correlation_id(event, context) (read before anything can
+fail, so that every log line of the invocation carries it), delivery(event, context, options) and
+answer(outcomes, delivery).
 """
 from __future__ import annotations
 

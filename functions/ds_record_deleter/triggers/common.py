@@ -6,11 +6,12 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .webhook import WebhookVerifier
 
 from deleter.deletion_request import InvalidRequest
+from deleter.log import logger
 from deleter.outcome import SUBMITTED, Outcome
 from deleter.source import IncomingRequest, Source
 
@@ -27,18 +28,30 @@ class TriggerOptions:
 
 @dataclass(frozen=True)
 class Delivery:
-    """The plain requests an event carried, and the id that correlates their log lines."""
+    """The plain requests an event carried (each adapter's correlation_id(event, context) names
+    the id that correlates their log lines)."""
     items: List[IncomingRequest]
-    correlation_id: str
     as_batch: bool = False  # the caller sent an array and expects one result per item
 
 
 class Refused(Exception):
-    """The event is answered at once (bad method, too large...): nothing reaches the core."""
+    """The event is answered at once (bad method, too large...): nothing reaches the core.
 
-    def __init__(self, answer: Any) -> None:
+    `details` go to the one log line the refusal gets: its status, Code and Message, and why
+    where the answer does not say (never the body, never a secret)."""
+
+    def __init__(self, answer: Any, status: int, details: Dict[str, Any],
+                 log_message: str = "Request refused") -> None:
         super().__init__("refused")
         self.answer = answer
+        self.status = status
+        self.details = details
+        self.log_message = log_message
+
+    def log(self) -> None:
+        """A WARNING: the caller's request was at fault; an ERROR when the service was (5xx)."""
+        write = logger.error if self.status >= 500 else logger.warning
+        write(self.log_message, extra={"status": self.status, **self.details})
 
 
 class RedeliveryRequired(Exception):

@@ -15,8 +15,12 @@ def matches(event: Any) -> bool:
     return True  # the fallback: whatever no other trigger claims
 
 
+def correlation_id(event: Any, context: Any) -> str:
+    return str(getattr(context, "request_id", "") or "-")
+
+
 def delivery(event: Any, context: Any, options: TriggerOptions) -> Delivery:
-    source = Source(DIRECT, str(getattr(context, "request_id", "") or "-"))
+    source = Source(DIRECT, correlation_id(event, context))
     try:
         if isinstance(event, InvalidRequest):  # the event was not JSON at all
             raise event
@@ -24,8 +28,8 @@ def delivery(event: Any, context: Any, options: TriggerOptions) -> Delivery:
             raise InvalidRequest("InvalidRequest", None, "The array of requests is empty")
         items = requests_in(check_depth(event, "The event"), source, options.max_batch)
     except InvalidRequest as problem:
-        return Delivery([problem_item(problem, source)], correlation_id=source.id)
-    return Delivery(items, correlation_id=source.id, as_batch=isinstance(event, list))
+        return Delivery([problem_item(problem, source)])
+    return Delivery(items, as_batch=isinstance(event, list))
 
 
 def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:

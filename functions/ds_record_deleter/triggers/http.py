@@ -7,11 +7,12 @@ import json
 from typing import Any, Dict, List, Optional
 
 from deleter.deletion_request import InvalidRequest
-from deleter.log import logger
+from deleter.idempotency import StoreError
 from deleter.outcome import PERMANENT, REJECTED, RETRYABLE, SUBMITTED, Outcome
 from deleter.source import HTTP, Source
 
 from .common import Delivery, Refused, TriggerOptions, batch_too_large, parse_json, requests_in
+from .webhook import WebhookVerifier
 
 MAX_BODY_BYTES = 64 * 1024
 # Refusals the caller can act on differently from a plain 400.
@@ -37,46 +38,68 @@ def error_response(status: int, code: str, message: str, headers: Optional[Dict[
     return response(status, {"Code": code, "Message": message}, headers)
 
 
+def refused(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None,
+            log_message: str = "Request refused", **why: Any) -> Refused:
+    """A refusal to raise: its answer, and what its log line says (Code, Message, why)."""
+    return Refused(error_response(status, code, message, headers), status,
+                   {"code": code, "reason": message, **why}, log_message)
+
+
 def raw_body(event: dict) -> bytes:
     body = event.get("body") or ""
     if not isinstance(body, str):
-        raise Refused(error_response(400, "InvalidRequest", "The body must be text"))
+        raise refused(400, "InvalidRequest", "The body must be text")
     if event.get("isBase64Encoded"):
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise Refused(error_response(400, "InvalidRequest", "The body is marked base64 but is not")) from None
+            raise refused(400, "InvalidRequest", "The body is marked base64 but is not") from None
     try:
         return body.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: no bytes could have carried it
-        raise Refused(error_response(400, "InvalidRequest", "The body is not UTF-8 text")) from None
+        raise refused(400, "InvalidRequest", "The body is not UTF-8 text") from None
+
+
+def correlation_id(event: dict, context: Any) -> str:
+    """The HTTP request id (what the caller sees in FC's x-fc-request-id), else the invocation's."""
+    return str(event["requestContext"].get("requestId") or getattr(context, "request_id", "") or "-")
+
+
+def check_signature(webhook: WebhookVerifier, event: dict, body: bytes) -> None:
+    """Refused (401) unless signed as the webhook requires; 503 when the replay check cannot be
+    made (its store is down): the request may be genuine, so it is not called unsigned."""
+    headers = event.get("headers") if isinstance(event.get("headers"), dict) else {}
+    try:
+        refusal = webhook.refusal(headers, body)
+    except StoreError as error:
+        raise refused(503, "ServiceUnavailable", "The service is temporarily unavailable: try again later",
+                      {"Retry-After": "1"}, store_error=str(error)) from None
+    if refusal:
+        raise refused(401, "Unauthorized", "The request is not signed as this webhook requires",
+                      log_message="Webhook request refused", webhook_refusal=refusal)
 
 
 def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
     http = event["requestContext"]["http"]
     if str(http.get("method", "")).upper() != "POST":
-        raise Refused(error_response(405, "MethodNotAllowed", "Only POST is allowed", {"Allow": "POST"}))
+        raise refused(405, "MethodNotAllowed", "Only POST is allowed", {"Allow": "POST"})
     body = raw_body(event)
     if len(body) > MAX_BODY_BYTES:
-        raise Refused(error_response(413, "PayloadTooLarge", f"The body must be at most {MAX_BODY_BYTES} bytes"))
-    request_id = str(event["requestContext"].get("requestId") or getattr(context, "request_id", "") or "-")
+        raise refused(413, "PayloadTooLarge", f"The body must be at most {MAX_BODY_BYTES} bytes")
     if options.webhook is not None:
-        headers = event.get("headers") if isinstance(event.get("headers"), dict) else {}
-        refusal = options.webhook.refusal(headers, body)
-        if refusal:
-            logger.warning("Webhook request refused", extra={"reason": refusal, "correlation_id": request_id})
-            raise Refused(error_response(401, "Unauthorized", "The request is not signed as this webhook requires"))
+        check_signature(options.webhook, event, body)
     try:
         value = parse_json(body, "The body")
     except InvalidRequest as error:
-        raise Refused(error_response(400, error.code, error.message)) from None
+        raise refused(400, error.code, error.message) from None
     if isinstance(value, list) and not value:
-        raise Refused(error_response(400, "InvalidRequest", "The array of requests is empty"))
+        raise refused(400, "InvalidRequest", "The array of requests is empty")
     if isinstance(value, list) and len(value) > options.max_batch:
         problem = batch_too_large(len(value), options.max_batch)
-        raise Refused(error_response(400, problem.code, problem.message))
-    items = requests_in(value, Source(HTTP, request_id), options.max_batch, client_ip=http.get("sourceIp"))
-    return Delivery(items, correlation_id=request_id, as_batch=isinstance(value, list))
+        raise refused(400, problem.code, problem.message)
+    source = Source(HTTP, correlation_id(event, context))
+    items = requests_in(value, source, options.max_batch, client_ip=http.get("sourceIp"))
+    return Delivery(items, as_batch=isinstance(value, list))
 
 
 def _status_and_body(outcome: Outcome) -> tuple:

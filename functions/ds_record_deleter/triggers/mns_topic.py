@@ -20,18 +20,20 @@ def matches(event: Any) -> bool:
     return json_format or stream_with_attributes
 
 
+def correlation_id(event: dict, context: Any) -> str:
+    """The topic message's id (JSON format); a STREAM event carries none: the invocation's."""
+    message_id = str(event.get("MessageId") or "") if "Message" in event else ""
+    return message_id or str(getattr(context, "request_id", "") or "-")
+
+
 def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
-    request_id = str(getattr(context, "request_id", "") or "-")
-    if "Message" in event:
-        body, message_id = event.get("Message"), str(event.get("MessageId") or "") or request_id
-    else:
-        body, message_id = event.get("body"), request_id
-    source = Source(MNS_TOPIC, message_id)
+    body = event.get("Message") if "Message" in event else event.get("body")
+    source = Source(MNS_TOPIC, correlation_id(event, context))
     try:
         items = requests_in(decode_message_body(body), source, options.max_batch)
     except InvalidRequest as problem:
         items = [problem_item(problem, source)]
-    return Delivery(items, correlation_id=message_id)
+    return Delivery(items)
 
 
 def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:

@@ -14,8 +14,12 @@ def matches(event: Any) -> bool:
     return isinstance(event, dict) and {"triggerTime", "triggerName"} <= event.keys()
 
 
+def correlation_id(event: dict, context: Any) -> str:
+    return f"{event.get('triggerName')}@{event.get('triggerTime')}"
+
+
 def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
-    source = Source(TIMER, f"{event.get('triggerName')}@{event.get('triggerTime')}")
+    source = Source(TIMER, correlation_id(event, context))
     payload = event.get("payload")
     try:
         if not payload:
@@ -24,7 +28,7 @@ def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
         items = requests_in(parse_json(payload, "The timer's payload"), source, options.max_batch)
     except InvalidRequest as problem:
         items = [problem_item(problem, source)]
-    return Delivery(items, correlation_id=source.id)
+    return Delivery(items)
 
 
 def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
