@@ -30,6 +30,8 @@ def http_event(body: str, **changes) -> dict:
     ({"DomainName": "example.net", "KeyTag": 31589.0}, "InvalidParameter", "KeyTag must be an integer"),
     ({"DomainName": "example.net", "KeyTag": 1, "Lang": "fr"}, "InvalidParameter", 'Lang must be "en" or "zh"'),
     ({"DomainName": "example.net", "KeyTag": 1, "UserClientIp": "x"}, "InvalidParameter", "UserClientIp must be"),
+    ({"DomainName": "example.net", "KeyTag": 1, "UserClientIp": "fe80::1%eth0"}, "InvalidParameter",
+     "UserClientIp must be an IPv4 or IPv6 address, without a zone"),
     ({"DomainName": "example.net", "KeyTag": 1, "Extra": 1}, "UnknownParameter", "Extra is not a field"),
     ("example.net", "InvalidRequest", "must be a JSON object"),
 ])
@@ -39,6 +41,29 @@ def test_each_rule_is_a_400_naming_the_field_with_no_cloud_call(function, reques
     body = json.loads(answer["body"])
     assert body["Code"] == code and words in body["Message"]
     assert function.cloud_calls() == []
+
+
+KEY_TAG_RULE = "KeyTag must be an integer from 0 to 65535 (a JSON number, not a string)"
+
+
+def with_key_tag(digits: int) -> str:
+    return '{"DomainName": "example.net", "KeyTag": ' + "9" * digits + "}"
+
+
+@pytest.mark.parametrize("digits", [41, 4301, 5000])
+def test_an_over_long_key_tag_is_refused_by_its_own_rule_not_pythons(function, digits):
+    answer = function.invoke(http_event(with_key_tag(digits)))
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"]) == {"Code": "InvalidParameter", "Message": KEY_TAG_RULE}
+    assert function.cloud_calls() == []
+
+
+def test_an_over_long_key_tag_of_a_direct_invocation_is_rejected_by_its_own_rule(function):
+    [result] = function.invoke(with_key_tag(5000).encode())["Results"]
+    assert (result["Status"], result["Code"], result["Message"]) == ("REJECTED", "InvalidParameter", KEY_TAG_RULE)
+    assert function.domain_api_calls() == []
+    [notice] = function.notifications()  # published, and schema-valid, without echoing the number
+    assert notice["Field"] == "KeyTag" and "Request" not in notice
 
 
 @pytest.mark.parametrize("event, status, code", [

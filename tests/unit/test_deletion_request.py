@@ -109,6 +109,18 @@ def test_user_client_ip_that_is_not_an_address_is_rejected(ip):
     assert error.field == "UserClientIp" and "IPv4 or IPv6" in error.message
 
 
+@pytest.mark.parametrize("ip", ["fe80::1%eth0", "fe80::1%1", "FE80::1%25en0", "2001:db8::1%x"])
+def test_a_scoped_ipv6_user_client_ip_is_rejected(ip):
+    error = rejection({"DomainName": "example.com", "KeyTag": 1, "UserClientIp": ip})
+    assert (error.code, error.field) == ("InvalidParameter", "UserClientIp")
+    assert error.message.startswith("UserClientIp must be an IPv4 or IPv6 address, without a zone")
+
+
+def test_a_scoped_fallback_address_is_dropped():
+    raw = {"DomainName": "example.com", "KeyTag": 1}
+    assert parse_deletion_request(raw, fallback_client_ip="fe80::1%eth0").user_client_ip is None
+
+
 def test_user_client_ip_falls_back_to_the_callers_address_only_when_valid():
     raw = {"DomainName": "example.com", "KeyTag": 1}
     assert parse_deletion_request(raw, fallback_client_ip="11.11.11.11").user_client_ip == "11.11.11.11"

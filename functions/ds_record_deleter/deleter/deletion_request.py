@@ -96,13 +96,19 @@ def parse_lang(value: Any) -> str:
     return value
 
 
+CLIENT_IP_RULE = "must be an IPv4 or IPv6 address, without a zone (no %scope: a scoped address is local to a host)"
+
+
 def parse_client_ip(value: Any) -> str:
     if not isinstance(value, str):
-        raise invalid("UserClientIp", "must be an IPv4 or IPv6 address")
+        raise invalid("UserClientIp", CLIENT_IP_RULE)
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
-        raise invalid("UserClientIp", "must be an IPv4 or IPv6 address") from None
+        raise invalid("UserClientIp", CLIENT_IP_RULE) from None
+    if getattr(address, "scope_id", None) is not None:  # fe80::1%eth0: Python accepts it since 3.9
+        raise invalid("UserClientIp", CLIENT_IP_RULE)
+    return str(address)
 
 
 def parse_idempotency_key(value: Any) -> str:

@@ -84,6 +84,24 @@ def _not_a_json_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+MAX_INTEGER_DIGITS = 40  # no field takes more; Python refuses over 4300 digits with advice of its own
+
+
+class OversizedInteger:
+    """A JSON integer too long to be any field's value. Left in place of the number, so the
+    field's own rule names it (KeyTag must be an integer from 0 to 65535), not Python's limit."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"<an integer of {self.digits} digits>"
+
+
+def _integer(text: str) -> Any:
+    return int(text) if len(text) <= MAX_INTEGER_DIGITS else OversizedInteger(len(text.lstrip("-")))
+
+
 def parse_json(text: Any, what: str) -> Any:
     """JSON from str or bytes, at most MAX_JSON_DEPTH deep; InvalidRequest naming `what` and the
     rule when it is not."""
@@ -92,7 +110,7 @@ def parse_json(text: Any, what: str) -> Any:
             text = bytes(text).decode("utf-8")
         if not isinstance(text, str):
             raise ValueError(f"expected text, got {type(text).__name__}")
-        value = json.loads(text, parse_constant=_not_a_json_constant)
+        value = json.loads(text, parse_constant=_not_a_json_constant, parse_int=_integer)
     except RecursionError:
         raise InvalidRequest("InvalidRequest", None, f"{what} nests JSON deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as error:
