@@ -5,15 +5,17 @@ The template is plain YAML (long-form intrinsics only), so it is read with yaml.
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Set
 
 import pytest
 import yaml
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yml"
+FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "ds_record_deleter"
 
 PSEUDO_PARAMETERS = {
     "ALIYUN::StackName", "ALIYUN::StackId", "ALIYUN::Region", "ALIYUN::AccountId",
@@ -28,15 +30,39 @@ ATTRIBUTES = {
     "ALIYUN::MNS::Topic": {"TopicName", "TopicUrl", "ARN.WithSlash"},
     "ALIYUN::MNS::Queue": {"QueueName", "QueueUrl", "ARN.WithSlash"},
     "ALIYUN::RAM::Role": {"Arn", "RoleId", "RoleName"},
+    "ALIYUN::FC3::ConcurrencyConfig": set(),
+    "ALIYUN::SLS::Project": {"Name"},
+    "ALIYUN::SLS::Logstore": {"LogstoreName"},
+    "ALIYUN::SLS::Index": set(),
 }
 # Every variable the function reads (deleter/settings.py and the triggers).
 FUNCTION_ENVIRONMENT = {
     "NOTIFY_TOPIC", "DOMAIN_API_ENDPOINT", "DOMAIN_API_VERSION", "MNS_ENDPOINT", "MAX_CONCURRENCY",
     "WEBHOOK_SECRET", "ALLOWED_DOMAINS", "REDIS_URL", "LOG_LEVEL",
 }
-# What the code calls, and nothing else.
-RUNTIME_ACTIONS = {"domain:QueryDSRecord", "domain:QueryDomainTask", "domain:DnsSecSetting", "mns:PublishMessage"}
+# API action -> the RAM action that authorises it. The role must grant exactly the RAM actions of
+# the API actions the code calls (derived from the code below), nothing more. A call the code
+# gains without an entry here fails the tests: look its RAM action up in the API reference's
+# authorisation table (a Forbidden.RAM answer names it in AccessDeniedDetail.AuthAction), add it
+# here and to the template's policy.
+DOMAIN_RAM_ACTIONS = {
+    "QueryDSRecord": "domain:QueryDSRecord",
+    "QueryTaskDetailList": "domain:QueryDomainTask",
+    "QueryTaskList": "domain:QueryDomainTask",  # the QueryTaskList reference names it
+    # UNVERIFIED: documented for the sibling SaveSingleTaskForModifyingDSRecord, not for this call.
+    "SaveSingleTaskForDeletingDSRecord": "domain:DnsSecSetting",
+}
+MNS_RAM_ACTIONS = {
+    "PublishMessage": "mns:PublishMessage",
+    "SendMessage": "mns:SendMessage",
+    "ReceiveMessage": "mns:ReceiveMessage",
+    "DeleteMessage": "mns:DeleteMessage",
+}
+# Not a call of the code: FC writing the function's stdout/stderr to its logstore.
+LOGGING_ACTIONS = {"log:PostLogStoreLogs"}
 NOTIFY_MESSAGES_ARN = "acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/topics/${NotifyTopic.TopicName}/messages"
+LOGSTORE_ARN = ("acs:log:${ALIYUN::Region}:${ALIYUN::AccountId}:project/${LogProject.Name}"
+                "/logstore/${Logstore.LogstoreName}")
 SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -89,6 +115,85 @@ def policy_statements(role: dict) -> List[dict]:
 
 def as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
+
+
+# --- what the function's code calls, read from the code ------------------------------------------
+
+def function_modules(*, besides: Path) -> Dict[Path, ast.Module]:
+    """Every module of the deployed function except `besides` (the client that defines the calls)."""
+    return {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(FUNCTION_DIR.rglob("*.py"))
+            if path != besides and "__pycache__" not in path.parts}
+
+
+def client_methods(path: Path, class_name: str) -> Dict[str, ast.FunctionDef]:
+    module = ast.parse(path.read_text(encoding="utf-8"))
+    [cls] = [node for node in module.body if isinstance(node, ast.ClassDef) and node.name == class_name]
+    return {node.name: node for node in cls.body if isinstance(node, ast.FunctionDef)}
+
+
+def actions_sent_by(method: ast.FunctionDef, sender: str, position: int) -> Set[str]:
+    """The API action of each `self.<sender>(...)` call in method: its argument at `position`, a
+    string literal or a local name bound to one. Anything else fails: a call not understood must not
+    be skipped."""
+    literals = {target.id: node.value.value for node in ast.walk(method) if isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                for target in node.targets if isinstance(target, ast.Name)}
+    actions = set()
+    for node in ast.walk(method):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == sender
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "self"):
+            argument = node.args[position]
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                actions.add(argument.value)
+            elif isinstance(argument, ast.Name) and argument.id in literals:
+                actions.add(literals[argument.id])
+            else:
+                raise AssertionError(f"{method.name}: cannot tell which action self.{sender}() sends")
+    return actions
+
+
+def domain_api_actions() -> Set[str]:
+    """The Domain API actions the function calls: `self.call("<Action>", ...)` in each method of
+    cloud/domain_api.py's DomainApiClient that the rest of the function calls. The method names are
+    distinctive (query_task_list, save_deleting_ds_task, ...), so a call of one by any name counts
+    (deleter/reconcile.py calls them through the rate limiter's wrapper)."""
+    path = FUNCTION_DIR / "cloud" / "domain_api.py"
+    methods = client_methods(path, "DomainApiClient")
+    called = {node.func.attr for module in function_modules(besides=path).values() for node in ast.walk(module)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    return {action for name, method in methods.items() if name in called
+            for action in actions_sent_by(method, "call", 0)}
+
+
+def mns_actions() -> Set[str]:
+    """The MNS actions the function sends: `self._call(verb, path, "<Action>", ...)` in each method of
+    cloud/mns.py's MnsClient that the rest of the function uses (called or handed on, as wiring.py
+    hands `mns.publish` to the Notifier). publish/send are common names, so only attributes of a
+    name bound to `MnsClient(...)` count."""
+    path = FUNCTION_DIR / "cloud" / "mns.py"
+    methods = client_methods(path, "MnsClient")
+    used = set()
+    for module in function_modules(besides=path).values():
+        clients = {target.id for node in ast.walk(module) if isinstance(node, ast.Assign)
+                   and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+                   and node.value.func.id == "MnsClient"
+                   for target in node.targets if isinstance(target, ast.Name)}
+        used |= {node.attr for node in ast.walk(module) if isinstance(node, ast.Attribute)
+                 and isinstance(node.value, ast.Name) and node.value.id in clients}
+    unknown = used - methods.keys()
+    assert not unknown, f"MnsClient has no {sorted(unknown)}"
+    return {action for name in used for action in actions_sent_by(methods[name], "_call", 2)}
+
+
+def ram_actions_for(actions: Set[str], table: Dict[str, str], service: str) -> Set[str]:
+    missing = actions - table.keys()
+    assert not missing, f"the code calls {service} {sorted(missing)}: add their RAM actions to the table and the template"
+    return {table[action] for action in actions}
+
+
+def runtime_ram_actions() -> Set[str]:
+    return (ram_actions_for(domain_api_actions(), DOMAIN_RAM_ACTIONS, "Domain API")
+            | ram_actions_for(mns_actions(), MNS_RAM_ACTIONS, "MNS") | LOGGING_ACTIONS)
 
 
 def test_format_version(template):
@@ -253,7 +358,7 @@ def test_secrets_are_hidden_and_the_webhook_secret_is_required(template):
         assert parameters[name].get("NoEcho") is True, name
     assert "Default" not in parameters["WebhookSecret"]
     assert parameters["WebhookSecret"]["MinLength"] >= 32
-    assert parameters["RedisUrl"]["Default"] == ""  # empty: the in-memory idempotency store
+    assert parameters["RedisUrl"]["Default"] == ""  # empty: the in-memory store, on one instance
     assert parameters["AllowedDomains"]["Default"] == ""  # empty: any domain in the account
 
 
@@ -264,12 +369,20 @@ def test_domain_api_parameters(template):
     assert parameters["DomainApiVersion"]["Default"] == "2018-01-29"
 
 
+def test_the_calls_are_read_from_the_code():
+    # What the code calls today; the derivation must see all of it (a parser that finds nothing
+    # would make the policy test below vacuous).
+    assert domain_api_actions() == {"QueryDSRecord", "QueryTaskList", "QueryTaskDetailList",
+                                    "SaveSingleTaskForDeletingDSRecord"}
+    assert mns_actions() == {"PublishMessage"}  # the function sends to no queue
+
+
 def test_function_role_allows_exactly_the_actions_the_code_calls(template):
     statements = policy_statements(template["Resources"]["FunctionRole"])
     assert all(s["Effect"] == "Allow" for s in statements)
     actions = [action for s in statements for action in as_list(s["Action"])]
     assert not [a for a in actions if "*" in a], "wildcard action"
-    assert set(actions) == RUNTIME_ACTIONS
+    assert set(actions) == runtime_ram_actions()
     assert len(actions) == len(set(actions))
     assert "FullAccess" not in TEMPLATE_PATH.read_text(encoding="utf-8")
     assert not resources_of(template, "ALIYUN::RAM::AttachPolicyToRole")
@@ -282,8 +395,68 @@ def test_each_action_is_scoped_to_what_it_touches(template):
             scope[action] = as_list(statement["Resource"])
     assert scope["mns:PublishMessage"] == [{"Fn::Sub": NOTIFY_MESSAGES_ARN}]
     assert scope["domain:DnsSecSetting"] == [{"Fn::Sub": "acs:domain:*:${ALIYUN::AccountId}:domain/*"}]
+    assert scope["log:PostLogStoreLogs"] == [{"Fn::Sub": LOGSTORE_ARN}]
     # Only these two have no resource-level authorisation.
     assert scope["domain:QueryDSRecord"] == scope["domain:QueryDomainTask"] == ["*"]
+
+
+def test_the_policy_description_names_every_call(template):
+    [policy] = template["Resources"]["FunctionRole"]["Properties"]["Policies"]
+    described = policy["Description"]
+    for action in domain_api_actions() | mns_actions() | {"PostLogStoreLogs"}:
+        assert re.search(rf"\b{action}\b", described), f"{action} not named in the policy Description"
+    assert len(described) <= 1024  # RAM's limit on a policy description
+
+
+def test_logs_go_to_a_logstore_of_the_stack(template):
+    resources = template["Resources"]
+    log_config = only(template, "ALIYUN::FC3::Function")["LogConfig"]
+    assert log_config["Project"] == {"Fn::GetAtt": ["LogProject", "Name"]}
+    assert log_config["Logstore"] == {"Fn::GetAtt": ["Logstore", "LogstoreName"]}
+    assert log_config["EnableRequestMetrics"] is True
+    assert resources["LogProject"]["Type"] == "ALIYUN::SLS::Project"
+    logstore = only(template, "ALIYUN::SLS::Logstore")
+    assert logstore["ProjectName"] == {"Fn::GetAtt": ["LogProject", "Name"]}
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{1,34}[a-z0-9]", logstore["LogstoreName"])
+    assert logstore["TTL"] == {"Ref": "LogRetentionDays"}
+    index = only(template, "ALIYUN::SLS::Index")  # without one the logs cannot be searched
+    assert index["ProjectName"] == logstore["ProjectName"]
+    assert index["LogstoreName"] == {"Fn::GetAtt": ["Logstore", "LogstoreName"]}
+    assert index["FullTextIndex"]["Enable"] is True
+    assert "LogIndex" in as_list(resources["Function"].get("DependsOn", []))
+    retention = template["Parameters"]["LogRetentionDays"]
+    # At least the 14 days an unpublished TaskNo is kept: its ERROR line is what operators go by.
+    assert 14 <= retention["MinValue"] <= retention["Default"] <= retention["MaxValue"] <= 3600
+
+
+def test_the_log_project_name_is_valid_when_derived(template):
+    parameter = template["Parameters"]["LogProjectName"]
+    assert parameter["Default"] == "" and re.fullmatch(parameter["AllowedPattern"], "")
+    assert {"Fn::Equals": [{"Ref": "LogProjectName"}, ""]} == template["Conditions"]["DerivedLogProjectName"]
+    condition, derived, given = template["Resources"]["LogProject"]["Properties"]["Name"]["Fn::If"]
+    assert condition == "DerivedLogProjectName" and given == {"Ref": "LogProjectName"}
+    # The longest account id and region names: still an SLS project name (3..63, [a-z0-9-]).
+    name = SUB_VARIABLE.sub(lambda m: {"ALIYUN::AccountId": "1" * 16, "ALIYUN::Region": "cn-north-2-gov-1"}[m.group(1)],
+                            derived["Fn::Sub"])
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", name), name
+    assert re.fullmatch(parameter["AllowedPattern"], name)
+
+
+def test_the_in_memory_store_runs_on_one_instance_only(template):
+    """With RedisUrl empty each instance has its own records: a redelivery landing on a second
+    instance would submit a second deletion task. So the function is capped at one instance."""
+    assert template["Conditions"]["InMemoryStore"] == {"Fn::Equals": [{"Ref": "RedisUrl"}, ""]}
+    [cap] = resources_of(template, "ALIYUN::FC3::ConcurrencyConfig").values()
+    assert cap["Condition"] == "InMemoryStore"
+    assert cap["Properties"] == {"FunctionName": {"Fn::GetAtt": ["Function", "FunctionName"]},
+                                 "ReservedConcurrency": 1}
+
+
+def test_every_condition_used_is_defined(template):
+    defined = set(template.get("Conditions", {}))
+    used = {r["Condition"] for r in template["Resources"].values() if "Condition" in r}
+    used |= {arguments[0] for arguments in intrinsics(template, "Fn::If")}
+    assert used <= defined, sorted(used - defined)
 
 
 def test_every_ref_and_getatt_names_something_that_exists(template):
@@ -321,3 +494,5 @@ def test_outputs_name_the_url_the_arn_and_the_message_endpoints(template):
     assert outputs["NotifyTopicName"] == {"Fn::GetAtt": ["NotifyTopic", "TopicName"]}
     assert outputs["RequestTopicName"] == {"Fn::GetAtt": ["RequestTopic", "TopicName"]}
     assert outputs["RequestQueueName"] == {"Fn::GetAtt": ["RequestQueue", "QueueName"]}
+    assert outputs["LogProjectName"] == {"Fn::GetAtt": ["LogProject", "Name"]}
+    assert outputs["LogstoreName"] == {"Fn::GetAtt": ["Logstore", "LogstoreName"]}
