@@ -142,6 +142,25 @@ def test_queue_message_that_is_not_a_request_is_published_as_rejected(function):
     assert rejected[1]["Field"] == "KeyTag" and rejected[1]["Request"] == {"DomainName": "example.org"}
 
 
+def test_a_queue_message_body_already_decoded_to_json_is_the_request(function):
+    event = json.loads((EVENTS / "mns_queue_eventbridge.json").read_text())
+    event[0]["data"]["messageBody"] = {"DomainName": "example.com", "KeyTag": 2371}
+    event[1]["data"]["messageBody"] = [{"DomainName": "example.org", "KeyTag": 54321},
+                                       {"DomainName": "example.org", "KeyTag": 12345}]
+    results = function.invoke(event)["Results"]
+    assert [(r["Status"], r["Source"]) for r in results] == [
+        ("SUBMITTED", "C6DB60D1574661357FA227277445****"),
+        ("SUBMITTED", "C6DB60D1574661357FA227277445AAAB#0"), ("SUBMITTED", "C6DB60D1574661357FA227277445AAAB#1")]
+    assert len(function.tasks()) == 3
+
+
+def test_a_topic_message_already_decoded_to_json_is_the_request(function):
+    event = json.loads((EVENTS / "mns_topic_json.json").read_text())
+    event["Message"] = {"DomainName": "example.org", "KeyTag": 12345}
+    [result] = function.invoke(event)["Results"]
+    assert (result["Status"], result["DomainName"], result["KeyTag"]) == ("SUBMITTED", "example.org", 12345)
+
+
 def test_a_permanent_cloud_refusal_is_published_as_failed(function):
     [result] = function.invoke({"DomainName": "not-in-the-account.com", "KeyTag": 1})["Results"]
     assert (result["Status"], result["Code"], result["Failure"]) == ("FAILED", "DomainNotExist", "PERMANENT")

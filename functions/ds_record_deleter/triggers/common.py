@@ -120,7 +120,13 @@ def parse_json(text: Any, what: str) -> Any:
 
 def decode_message_body(body: Any, what: str = "The message body") -> Any:
     """An MNS message body: JSON as sent, or base64 of it (queues and topics can deliver either;
-    a base64-encoded JSON object never parses as a JSON object itself)."""
+    a base64-encoded JSON object never parses as a JSON object itself).
+
+    The reference (shared/reference/alibaba-cloud.md) documents messageBody and Message as strings
+    only. A body that arrives as a JSON object or array all the same (already decoded on its way,
+    which no documentation confirms) is the request(s) itself, not "not valid JSON"."""
+    if isinstance(body, (dict, list)):
+        return check_depth(body, what)
     try:
         value = parse_json(body, what)
         if isinstance(value, (dict, list)):
