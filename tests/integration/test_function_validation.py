@@ -66,17 +66,18 @@ def test_an_over_long_key_tag_of_a_direct_invocation_is_rejected_by_its_own_rule
     assert notice["Field"] == "KeyTag" and "Request" not in notice
 
 
-@pytest.mark.parametrize("event, status, code", [
-    (http_event("{not json"), 400, "InvalidJSON"),
-    (http_event("[]"), 400, "InvalidRequest"),
-    (http_event("x" * (64 * 1024 + 1)), 413, "PayloadTooLarge"),
-    (http_event("e30=", isBase64Encoded=True), 400, "InvalidRequest"),  # "{}": an object without fields
-    (http_event("%%%", isBase64Encoded=True), 400, "InvalidRequest"),
-])
-def test_malformed_http_bodies(function, event, status, code):
+@pytest.mark.parametrize("event, status, code, words", [
+    (http_event("{not json"), 400, "InvalidJSON", "The body is not valid JSON"),
+    (http_event("[]"), 400, "InvalidRequest", "The array of requests is empty"),
+    (http_event("x" * (64 * 1024 + 1)), 413, "PayloadTooLarge", "The body must be at most 65536 bytes"),
+    (http_event("e30=", isBase64Encoded=True), 400, "MissingParameter", "DomainName is required"),  # "{}"
+    (http_event("%%%", isBase64Encoded=True), 400, "InvalidRequest", "The body is marked base64 but is not"),
+], ids=["not-json", "empty-array", "too-large", "base64-empty-object", "not-base64"])
+def test_malformed_http_bodies(function, event, status, code, words):
     answer = function.invoke(event)
     assert answer["statusCode"] == status
-    assert json.loads(answer["body"])["Code"] in (code, "MissingParameter")
+    body = json.loads(answer["body"])
+    assert body["Code"] == code and words in body["Message"]
     assert function.cloud_calls() == []
 
 
