@@ -1,7 +1,7 @@
 """`make run`: the function behind a local HTTP trigger, on the embedded emulator.
 
-Real HTTP requests on 127.0.0.1:$PORT become FC 3.0 HTTP trigger events; the function's answers
-become HTTP responses. Each notification published to NOTIFY_TOPIC is printed as it arrives (read
+Real HTTP requests on 127.0.0.1:$PORT (any method; bodies by Content-Length or chunked) become
+FC 3.0 HTTP trigger events; the function's answers become HTTP responses. Each notification published to NOTIFY_TOPIC is printed as it arrives (read
 from the queue subscribed to the topic), so a new user sees the whole flow.
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -70,6 +71,58 @@ def curl_line(port: int, body: str, signed: bool) -> str:
             f"  {curl} -H \"X-Webhook-Timestamp: $ts\" -H \"X-Webhook-Signature: v1=$sig\" -d \"$body\"")
 
 
+class UnreadableBody(Exception):
+    """The request's body cannot be read as sent: answered at once, and the connection closed
+    (where the body ends is not known, so nothing after it can be read as a request)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,8}$")
+MAX_LINE_BYTES = 8192
+
+
+def read_chunked(stream: Any, limit: int) -> bytes:
+    """A Transfer-Encoding: chunked body (RFC 9112 7.1): chunks, the last of size 0, trailers."""
+    body = bytearray()
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        size_text = line.split(b";", 1)[0].strip()  # chunk extensions are ignored
+        if not line.endswith(b"\n") or not CHUNK_SIZE.match(size_text):
+            raise UnreadableBody(400, "InvalidRequest", "The chunked body is malformed")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise UnreadableBody(413, "PayloadTooLarge", "The body is too large")
+        chunk = stream.read(size)
+        if len(chunk) != size or stream.readline(MAX_LINE_BYTES + 1) not in (b"\r\n", b"\n"):
+            raise UnreadableBody(400, "InvalidRequest", "The chunked body is malformed")
+        body += chunk
+    for _ in range(100):  # trailer fields, up to the empty line that ends the request
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if line in (b"\r\n", b"\n", b""):
+            return bytes(body)
+    raise UnreadableBody(400, "InvalidRequest", "The chunked body has too many trailer fields")
+
+
+def read_body(headers: Any, stream: Any, limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """The request's body, by Transfer-Encoding: chunked or by Content-Length (none: empty)."""
+    coding = (headers.get("Transfer-Encoding") or "").strip().lower()
+    if coding == "chunked":
+        return read_chunked(stream, limit)
+    if coding:
+        raise UnreadableBody(501, "NotImplemented", "Only the chunked Transfer-Encoding is supported")
+    length_text = (headers.get("Content-Length") or "0").strip()
+    if not length_text.isdigit():
+        raise UnreadableBody(400, "InvalidRequest", "Content-Length must be a number of bytes")
+    if int(length_text) > limit:
+        raise UnreadableBody(413, "PayloadTooLarge", "The body is too large")
+    return stream.read(int(length_text))
+
+
 def make_handler(cloud: LocalCloud, port: int) -> type:
     # FC's built-in runtime runs one request per instance at a time; so does this one.
     one_at_a_time = threading.Lock()
@@ -77,13 +130,20 @@ def make_handler(cloud: LocalCloud, port: int) -> type:
     class TriggerHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def __getattr__(self, name: str) -> Any:
+            """Every method (HEAD, OPTIONS, any other) reaches the function, which answers it."""
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_REQUEST_BYTES:
-                self._write(413, {"Content-Type": "application/json"},
-                            b'{"Code": "PayloadTooLarge", "Message": "The body is too large"}')
+            try:
+                body = read_body(self.headers, self.rfile)
+            except UnreadableBody as problem:
+                self.close_connection = True
+                self._write(problem.status, {"Content-Type": "application/json", "Connection": "close"},
+                            json.dumps({"Code": problem.code, "Message": problem.message}).encode("utf-8"))
                 return
-            body = self.rfile.read(length)
             headers: dict = {}
             for name, value in self.headers.items():
                 headers[name] = f"{headers[name]},{value}" if name in headers else value
@@ -100,9 +160,8 @@ def make_handler(cloud: LocalCloud, port: int) -> type:
                 self.send_header(name, str(value))
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+            if self.command != "HEAD":  # a HEAD answer has the headers of the body, not the body
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             print(f"[http] {self.address_string()} {format % args}", file=sys.stderr)

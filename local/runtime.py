@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from local.emulator import Emulator
+from local.emulator.seed import load_seed
 
 DEFAULT_NOTIFY_TOPIC = "ds-record-deleter-notifications"
 FUNCTION_TIMEOUT_SECONDS = 60
@@ -69,6 +70,23 @@ class LocalCloud:
             self.emulator.stop()
 
 
+def seed_with_topic(topic: str) -> Dict[str, Any]:
+    """The default seed, plus NOTIFY_TOPIC and a queue subscribed to it (`<topic>-inbox`) when the
+    seed has none: the function can publish, and `make run` can print what it publishes."""
+    seed = load_seed()
+    if not topic:  # the function says what is wrong with that setting
+        return seed
+    if not any(entry["TopicName"] == topic for entry in seed["topics"]):
+        seed["topics"].append({"TopicName": topic})
+    if not any(entry["TopicName"] == topic for entry in seed["subscriptions"]):
+        inbox = f"{topic}-inbox"
+        seed["queues"].append({"QueueName": inbox, "VisibilityTimeout": 30})
+        seed["subscriptions"].append({
+            "TopicName": topic, "SubscriptionName": inbox, "NotifyContentFormat": "SIMPLIFIED",
+            "Endpoint": f"acs:mns:{seed['region']}:{seed['account_id']}:queues/{inbox}"})
+    return seed
+
+
 def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0) -> LocalCloud:
     """Point the function's settings at the embedded emulator unless endpoints were given.
     Fills `environ` (normally os.environ) with what the function reads."""
@@ -76,7 +94,7 @@ def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0) -> LocalC
     if environ.get("DOMAIN_API_ENDPOINT") and environ.get("MNS_ENDPOINT"):
         # Credentials from ALIBABA_CLOUD_* (python3.12-style): the context carries none.
         return LocalCloud(environ.get("FC_ACCOUNT_ID", "0"), environ.get("FC_REGION", "cn-hangzhou"), None)
-    emulator = Emulator(port=emulator_port)
+    emulator = Emulator(port=emulator_port, seed=seed_with_topic(environ["NOTIFY_TOPIC"]))
     emulator.start()
     environ["DOMAIN_API_ENDPOINT"] = environ["MNS_ENDPOINT"] = emulator.url
     sts = emulator.sts_credentials

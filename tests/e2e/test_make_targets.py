@@ -104,6 +104,28 @@ def test_make_run_with_a_webhook_secret_prints_a_signed_request_that_works(make_
     assert unsigned.status_code == 401
 
 
+@pytest.mark.parametrize("make_run", [{"NOTIFY_TOPIC": "my-team-ds-deletions"}], indirect=True)
+def test_make_run_with_its_own_notify_topic_prints_the_notifications(make_run):
+    port, emulator_port, output = make_run
+    output.wait_for("Ready.", timeout=60)
+    answer = requests.post(f"http://127.0.0.1:{port}/", json={"DomainName": "example.net", "KeyTag": 31589},
+                           timeout=30)
+    assert answer.status_code == 202
+    output.wait_for(answer.json()["TaskNo"], timeout=30)  # published to that topic, read from its queue
+    state = requests.get(f"http://127.0.0.1:{emulator_port}/__emulator__/state", timeout=5).json()
+    [topic] = [topic for topic in state["topics"] if topic["TopicName"] == "my-team-ds-deletions"]
+    assert len(topic["Published"]) == 1
+
+
+def test_make_invoke_with_its_own_notify_topic_publishes_to_it():
+    completed = subprocess.run(["make", "-s", "invoke", "EVENT=tests/events/direct.json"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=120,
+                               env=clean_environment(NOTIFY_TOPIC="my-team-ds-deletions"))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    [result] = json.loads(completed.stdout)["Results"]
+    assert (result["Status"], result["Notified"]) == ("SUBMITTED", True)
+
+
 def test_make_invoke_prints_only_the_answer_as_json():
     completed = subprocess.run(["make", "-s", "invoke", "EVENT=tests/events/timer.json"], cwd=ROOT,
                                capture_output=True, text=True, timeout=120, env=clean_environment())
