@@ -1,6 +1,7 @@
 """Fault injection: rules that make chosen calls slow, refused, ambiguous or cut off.
 
-Configuration: {"seed": 42, "rules": [{"service": "domain"|"mns"|"*", "action": NAME|"*",
+Configuration: {"seed": 42, "rules": [{"service": "domain"|"mns"|"*", "action": NAME or a
+glob such as "*" or "Query*",
 "fault": F, "rate": 0..1, "times": max firings, "latency_ms": N, "retry_after_ms": N,
 "code": throttling code, "status": gateway_page status}]}. Rules are tried in order for each authenticated call: every
 latency rule that fires adds its delay, and the first error rule that fires wins. A seeded
@@ -9,6 +10,7 @@ random generator (under a lock) decides, so a run can be replayed.
 from __future__ import annotations
 
 import random
+from fnmatch import fnmatchcase
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +22,8 @@ from .http_types import DROPPED, Reply
 # gateway_page: the front gateway answers with its own HTML page (status from `status`, 503 by
 # default) before the service sees the call; garbled_after: the call is processed, and the 200
 # answer arrives cut short, unreadable.
-NOT_PROCESSED = ("throttling", "unavailable", "internal_error", "drop_before", "gateway_page")
+# forbidden: the role lacks the action (a RAM policy changed under a running function).
+NOT_PROCESSED = ("throttling", "unavailable", "internal_error", "drop_before", "gateway_page", "forbidden")
 PROCESSED_THEN_FAILED = ("internal_error_after", "drop_after", "garbled_after")
 GATEWAY_STATUSES = (429, 502, 503, 504)
 ERROR_FAULTS = NOT_PROCESSED + PROCESSED_THEN_FAILED
@@ -88,7 +91,7 @@ class FaultRule:
         return rule
 
     def applies_to(self, service: str, action: str) -> bool:
-        return (self.service in ("*", service) and self.action in ("*", action)
+        return (self.service in ("*", service) and fnmatchcase(action, self.action)
                 and (self.times is None or self.fired < self.times))
 
     @property
@@ -197,5 +200,10 @@ def fault_error(rule: FaultRule, service: str) -> ApiError:
         if rule.retry_after_ms is not None and service == "domain":  # an ACS header; MNS has none
             headers["x-acs-retry-after"] = str(rule.retry_after_ms)
         return ApiError(status, code, message, headers)
+    if rule.fault == "forbidden":
+        if service == "domain":
+            return ApiError(403, "Forbidden.RAM",
+                            "User not authorized to operate on the specified resource, or this API doesn't support RAM.")
+        return ApiError(403, "AccessDenied", "The access is denied by the RAM policy.")
     status, code = (503, "ServiceUnavailable") if rule.fault == "unavailable" else (500, "InternalError")
     return ApiError(status, code, FAILURE_MESSAGES[(service, code)])

@@ -200,6 +200,14 @@ def test_a_rule_matches_only_its_service_and_action(emulator):
     assert query.status_code == 503
 
 
+def test_a_rule_action_may_be_a_glob(emulator):
+    set_rules(emulator, {"service": "domain", "action": "Query*", "fault": "unavailable", "rate": 1})
+    assert delete_ds(emulator).status_code == 200
+    query = send(raw_client.domain_request_v3(emulator.url, emulator.access_key, "QueryDSRecord",
+                                              {"DomainName": "example.org"}))
+    assert query.status_code == 503
+
+
 def test_faults_apply_only_after_authentication(emulator):
     set_rules(emulator, {"service": "*", "action": "*", "fault": "throttling", "rate": 1})
     wrong = {**emulator.access_key, "AccessKeySecret": "wrong"}
