@@ -195,8 +195,10 @@ def test_the_deadline_bounds_retries(function, emulator):
         function.invoke({"DomainName": "example.net", "KeyTag": 31589}, timeout_seconds=3)
     calls = function.domain_api_calls(SAVE)
     assert 2 <= len(calls) <= 8
-    # Semantics, not speed: no call was made after the invocation's deadline (start + 3 s - margin).
-    assert max(entry["time_ms"] for entry in calls) <= (started + 3) * 1000
+    # Semantics, not speed: no call was made after the invocation's deadline, start + 1.5 s (the
+    # margin is capped at half the 3 s timeout). The emulator logs a call when it answers, and
+    # throttling answers at once: 0.2 s covers that, far less than the 1.5 s margin checked.
+    assert max(entry["time_ms"] for entry in calls) <= (started + 1.5 + 0.2) * 1000
 
 
 def test_http_idempotency_key_returns_the_same_task_and_refuses_reuse_for_another_request(function):
@@ -235,3 +237,48 @@ def test_a_webhook_request_refused_for_good_may_be_asked_again_after_its_invocat
     time.sleep(1.1)  # the refusal was final only until its invocation's end (a 1 s function here)
     accepted = function.invoke(http_event(request))
     assert accepted["statusCode"] == 202 and len(function.domain_api_calls(SAVE)) == 2
+
+
+def test_a_task_left_unsettled_by_one_request_is_never_adopted_by_another(function, emulator, monkeypatch):
+    """A's call creates its task but the answer is lost, and A fails before it can reconcile. B,
+    for another KeyTag of the same domain, then gets an answered error that created nothing: its
+    reconciliation must not take A's task (which would leave 54321 in place and, on A's
+    redelivery, make a second task for 12345)."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0.2")
+    emulator.set_task_delays(60, 60)  # tasks stay pending: both KeyTags still listed
+    emulator.set_faults({"rules": [rule("domain", SAVE, "drop_after", times=1),
+                                   rule("domain", "QueryDSRecord", "throttling")]})
+    a, b = {"DomainName": "example.org", "KeyTag": 12345}, {"DomainName": "example.org", "KeyTag": 54321}
+    with pytest.raises(RedeliveryRequired):
+        function.invoke(a, timeout_seconds=2)
+    [a_task] = function.tasks("example.org")
+
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
+    [b_result] = function.invoke(b)["Results"]
+    [a_result] = function.invoke(a)["Results"]  # A's redelivery
+    tasks = {}
+    for task in function.tasks("example.org"):
+        tasks.setdefault(task["KeyTag"], []).append(task["TaskNo"])
+    assert tasks == {12345: [a_task["TaskNo"]], 54321: [b_result["TaskNo"]]}
+    assert (a_result["TaskNo"], a_result["Adopted"]) == (a_task["TaskNo"], True)
+    assert b_result["Status"] == "SUBMITTED" and "Adopted" not in b_result
+
+
+def test_a_refused_reconciliation_keeps_the_request_unsettled_and_its_task_found_later(function, emulator,
+                                                                                      monkeypatch):
+    """The send's answer is lost, then the reconciliation's query is refused for good (say a
+    permission missing for a while): the request must stay open, not be settled as failed, so
+    that its redelivery still finds and publishes the task."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0")
+    emulator.set_task_delays(60, 60)
+    emulator.set_faults({"rules": [rule("domain", SAVE, "drop_after", times=1),
+                                   rule("domain", "QueryDSRecord", "forbidden", times=1)]})
+    request = {"DomainName": "example.org", "KeyTag": 12345}
+    with pytest.raises(RedeliveryRequired, match="ReconcileFailed"):
+        function.invoke(request)
+    assert function.notifications() == []  # nothing settled, nothing published as failed
+    [task] = function.tasks("example.org")
+    [result] = function.invoke(request)["Results"]  # the redelivery, the permission back
+    assert (result["Status"], result["TaskNo"], result["Adopted"]) == ("SUBMITTED", task["TaskNo"], True)
+    assert len(function.domain_api_calls(SAVE)) == 1
+    assert [n["TaskNo"] for n in submitted(function)] == [task["TaskNo"]]

@@ -251,13 +251,35 @@ def test_first_use_is_true_once_within_its_ttl(backend):
     assert store.first_use("nonce-1", TTL_MS) is True
 
 
-def test_records_claims_locks_and_tokens_do_not_share_names(backend):
+def test_a_marker_is_overwritten_read_and_cleared_only_while_it_holds_the_value(backend):
+    store = backend.store
+    assert store.marker("unsettled:example.com") is None
+    store.set_marker("unsettled:example.com", "first", DAY_MS)
+    store.set_marker("unsettled:example.com", "second", DAY_MS)  # a later send overwrites
+    assert store.marker("unsettled:example.com") == "second"
+    store.clear_marker("unsettled:example.com", "first")  # stale: nothing happens
+    assert store.marker("unsettled:example.com") == "second"
+    store.clear_marker("unsettled:example.com", "second")
+    assert store.marker("unsettled:example.com") is None
+    store.clear_marker("never-set", "x")  # no error
+
+
+def test_a_marker_expires_after_its_ttl(backend):
+    store = backend.store
+    store.set_marker("unsettled:example.com", "v", TTL_MS)
+    backend.elapse(TTL_MS + 50)
+    assert store.marker("unsettled:example.com") is None
+
+
+def test_records_claims_locks_markers_and_tokens_do_not_share_names(backend):
     store = backend.store
     assert store.acquire("x", "a", "fp", LEASE, NOW, DAY_MS).acquired
     assert store.claim_task("x", "key", DAY_MS)
     assert store.lock("x", "a", DAY_MS)
+    store.set_marker("x", "m", DAY_MS)
     assert store.first_use("x", DAY_MS)
-    assert store.task_claimant("x") == "key"
+    assert store.task_claimant("x") == "key" and store.marker("x") == "m"
+    assert store.lock("x", "b", DAY_MS) is False
 
 
 # --- concurrency (for Redis, the threads alternate between two clients) ------------------------

@@ -54,8 +54,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 """
 
-# KEYS[1] lock. ARGV: owner. Only the holder releases it.
-UNLOCK = """
+# KEYS[1] a lock or a marker. ARGV: its value. Deleted only while it still holds that value.
+DELETE_IF = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -114,8 +114,21 @@ class RedisIdempotencyStore:
 
     @_store_errors
     def unlock(self, name: str, owner: str) -> None:
-        self._redis.eval_script(UNLOCK, [f"{self._prefix}lock:{name}"], [owner])
+        self._redis.eval_script(DELETE_IF, [f"{self._prefix}lock:{name}"], [owner])
 
     @_store_errors
     def first_use(self, token: str, ttl_ms: int) -> bool:
         return self._set_once(f"once:{token}", uuid.uuid4().hex, ttl_ms)
+
+    @_store_errors
+    def set_marker(self, name: str, value: str, ttl_ms: int) -> None:
+        self._redis.execute("SET", f"{self._prefix}marker:{name}", value, "PX", max(1, ttl_ms))
+
+    @_store_errors
+    def marker(self, name: str) -> Optional[str]:
+        value = self._redis.execute("GET", f"{self._prefix}marker:{name}")
+        return value.decode("utf-8") if value is not None else None
+
+    @_store_errors
+    def clear_marker(self, name: str, value: str) -> None:
+        self._redis.eval_script(DELETE_IF, [f"{self._prefix}marker:{name}"], [value])

@@ -111,6 +111,13 @@ class IdempotencyStore(Protocol):
 
     def first_use(self, token: str, ttl_ms: int) -> bool: ...
 
+    # A domain's marker: a value that outlives invocations, written and read under the domain's lock.
+    def set_marker(self, name: str, value: str, ttl_ms: int) -> None: ...
+
+    def marker(self, name: str) -> Optional[str]: ...
+
+    def clear_marker(self, name: str, value: str) -> None: ...  # only while it still holds value
+
 
 class InMemoryStore:
     """The default store: one FC instance's memory. Atomic under one lock."""
@@ -181,3 +188,16 @@ class InMemoryStore:
     def first_use(self, token: str, ttl_ms: int) -> bool:
         with self._lock:
             return self._set_if_absent(f"once:{token}", "1", ttl_ms)
+
+    def set_marker(self, name: str, value: str, ttl_ms: int) -> None:
+        with self._lock:
+            self._values[f"marker:{name}"] = (value, self._clock_ms() + ttl_ms)
+
+    def marker(self, name: str) -> Optional[str]:
+        with self._lock:
+            return self._live(self._values, f"marker:{name}")
+
+    def clear_marker(self, name: str, value: str) -> None:
+        with self._lock:
+            if self._live(self._values, f"marker:{name}") == value:
+                del self._values[f"marker:{name}"]

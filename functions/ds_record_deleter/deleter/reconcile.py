@@ -7,8 +7,10 @@ a task? SaveSingleTaskForDeletingDSRecord is not idempotent, so it is never resu
    unless it succeeded while the KeyTag is still listed (then it deleted another KeyTag).
    Adopting claims the TaskNo, so no two requests can adopt the same task.
 
-Requests for one domain are serialised (a per-domain lock, see deletion.py), so a task for the
-domain created in the window is this request's own. What this cannot rule out:
+Requests for one domain are serialised (a per-domain lock, see deletion.py), and a request whose
+send may have created a task leaves a marker on the domain until that is settled (submission.py):
+the next request for the domain reconciles for it first, so a task for the domain created in the
+window is the request's own. What this cannot rule out:
 - a task for the domain created in the window by someone else (the console, another tool) is
   adopted as ours: TaskDetail does not carry the KeyTag, so it cannot be told apart;
 - a task created by the lost call but not yet listed by QueryTaskList (if the listing lags) is
@@ -23,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
-from .deletion_request import DeletionRequest
 from .idempotency import IdempotencyStore
 from .retry import Retrier
 
@@ -31,6 +32,7 @@ SKEW_MARGIN_MS = 5 * 60 * 1000
 MAX_TASK_PAGES = 10
 PAGE_SIZE = 100
 SUCCESS = "EXECUTE_SUCCESS"
+OURS, UNCLAIMED, SUCCEEDED, NOT_OURS = "ours", "unclaimed", "succeeded", "not ours"
 BEIJING = timezone(timedelta(hours=8))  # the China site reports task times in Beijing time
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%b %d,%Y %H:%M:%S")
 
@@ -61,33 +63,50 @@ class Reconciler:
         self._now_ms = now_ms
         self._claim_ttl_ms = claim_ttl_ms
 
-    def reconcile(self, request: DeletionRequest, key: str, since_ms: int) -> Reconciliation:
+    def reconcile(self, domain: str, key_tag: int, key: str, since_ms: int) -> Reconciliation:
+        """Whether the request `key` (deleting `key_tag` of `domain`, first sent at since_ms)
+        created a task: one found is claimed for `key`."""
         retry = self._retrier.call
-        records = retry(lambda: self._api.query_ds_records(request.domain_name), what="QueryDSRecord").records
-        listed = any(record.key_tag == request.key_tag for record in records)
+
+        def key_tag_listed() -> bool:
+            records = retry(lambda: self._api.query_ds_records(domain), what="QueryDSRecord").records
+            return any(record.key_tag == key_tag for record in records)
+
+        listed = key_tag_listed()
         begin = since_ms - SKEW_MARGIN_MS
         for page_num in range(1, MAX_TASK_PAGES + 1):
             page = retry(lambda: self._api.query_task_list(begin, self._now_ms() + SKEW_MARGIN_MS,
                                                            page_num=page_num, page_size=PAGE_SIZE),
                          what="QueryTaskList")
             for task in page.tasks:
-                if self._is_ours(task, request, key, listed, begin):
+                verdict = self._candidate(task, domain, key, begin)
+                if verdict == OURS:
+                    return Reconciliation(task.task_no, listed)
+                if verdict == SUCCEEDED and listed:
+                    # The listing was read before this task ended: read it again, or a task that
+                    # removed our KeyTag meanwhile would pass for one that removed another.
+                    listed = key_tag_listed()
+                    if listed:
+                        continue  # it removed another KeyTag
+                if verdict in (UNCLAIMED, SUCCEEDED) and self._store.claim_task(task.task_no, key, self._claim_ttl_ms):
                     return Reconciliation(task.task_no, listed)
             if not page.has_next_page:
                 break
         return Reconciliation(None, listed)
 
-    def _is_ours(self, task, request: DeletionRequest, key: str, listed: bool, begin_ms: int) -> bool:
+    def _candidate(self, task, domain: str, key: str, begin_ms: int) -> str:
+        """What the task may be to the request `key`: OURS (claimed for it already), UNCLAIMED or
+        SUCCEEDED (a task of the domain nobody claimed), or NOT_OURS."""
         created = created_ms(task.create_time)
         if (created is not None and created < begin_ms) or "ADD" in task.task_type.upper():
-            return False  # too old, or the sibling that adds a DS record (task type names: unverified)
+            return NOT_OURS  # too old, or the sibling that adds a DS record (task type names: unverified)
         claimant = self._store.task_claimant(task.task_no)
         if claimant is not None:
-            return claimant == key  # claimed by this very request (an earlier delivery of it)
+            return OURS if claimant == key else NOT_OURS  # ours: an earlier delivery claimed it
         details = self._retrier.call(
-            lambda: self._api.query_task_details(task.task_no, domain=request.domain_name),
+            lambda: self._api.query_task_details(task.task_no, domain=domain),
             what="QueryTaskDetailList").details
-        detail = next((d for d in details if d.domain_name == request.domain_name), None)
-        if detail is None or (detail.task_status == SUCCESS and listed):
-            return False
-        return self._store.claim_task(task.task_no, key, self._claim_ttl_ms)
+        detail = next((d for d in details if d.domain_name == domain), None)
+        if detail is None:
+            return NOT_OURS
+        return SUCCEEDED if detail.task_status == SUCCESS else UNCLAIMED

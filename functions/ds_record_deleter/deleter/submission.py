@@ -12,13 +12,21 @@ so that whoever takes the record over later knows a task may exist. After an unk
   the last send: wait that out within the deadline and reconcile once more, or leave it to the
   redelivery (which reconciles first). The settle time is an assumption about the service
   (unverified): it does not act on a request later than that after receiving it.
+
+Before every send, the request also leaves a marker on its domain (written ahead, so that a crash
+cannot skip it), removed once it has its task or knows it made none. A task of the domain that
+appears in the meantime may be this request's, so no other request for the domain may send, or
+adopt it: the next one reconciles for the marked request first (claiming a task found for it),
+then clears the marker and goes on. Without the marker, a request whose own call created nothing
+could adopt the task of an earlier request that failed before it learnt its outcome.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Optional
 
-from cloud.errors import OutcomeUnknownError, PermanentError
+from cloud.errors import CloudError, OutcomeUnknownError, PermanentError, RetryableError
 
 from . import idempotency
 from .deletion_request import DeletionRequest
@@ -28,6 +36,23 @@ from .log import logger
 ACTION = "SaveSingleTaskForDeletingDSRecord"
 MAX_SUBMISSIONS = 5  # sends after reconciling "not created"; the deadline bounds them too
 RESUBMIT_RESERVE_SECONDS = 1.0  # time a resubmission needs after a settle wait
+
+
+@dataclass(frozen=True)
+class UnsettledSend:
+    """The domain's marker: a request whose send may have created a task nobody claimed yet."""
+    key: str
+    key_tag: int
+    first_sent_ms: int
+    last_sent_ms: int
+
+    def encode(self) -> str:
+        return json.dumps([self.key, self.key_tag, self.first_sent_ms, self.last_sent_ms])
+
+    @classmethod
+    def decode(cls, text: str) -> "UnsettledSend":
+        key, key_tag, first_sent_ms, last_sent_ms = json.loads(text)
+        return cls(str(key), int(key_tag), int(first_sent_ms), int(last_sent_ms))
 
 
 @dataclass(frozen=True)
@@ -49,10 +74,23 @@ class Submission:
         self._log = log
         self._first_sent_ms = record.attempted_at_ms
         self._last_sent_ms = record.sent_at_ms or record.attempted_at_ms
+        self._marker_name = f"unsettled:{request.domain_name}"
+        self._marker: Optional[str] = None  # the marker as this request last wrote it
 
     def run(self) -> Task:
         """The request's task, or a CloudError (PermanentError DSRecordAbsent included) or a
-        StoreError before anything could be sent safely."""
+        StoreError before anything could be sent safely. The domain's marker is cleared when the
+        request ends knowing its task (or that it made none), and kept when it may have one."""
+        self._settle_earlier_send()
+        try:
+            task = self._run()
+        except PermanentError:
+            self._clear_marker()
+            raise
+        self._clear_marker()
+        return task
+
+    def _run(self) -> Task:
         if self._first_sent_ms:  # an earlier delivery sent it and never learnt the outcome
             task = self._reconcile(answered=False)
             if task is not None:
@@ -73,7 +111,22 @@ class Submission:
                                   service="Domain", action=ACTION)
 
     def _send(self):
-        now = self._p.now_ms()
+        self._note_sending(self._p.now_ms())
+        request = self._request
+        try:
+            return self._p.domain_api.save_deleting_ds_task(request.domain_name, request.key_tag, request.lang,
+                                                            request.user_client_ip)
+        except OutcomeUnknownError:
+            # The call left later than noted (a rate-limit wait, the connect): settling is
+            # counted from now, which is certainly after the service received it.
+            try:
+                self._note_sending(self._p.now_ms())
+            except StoreError as error:  # the earlier note stands; the outcome is what matters
+                logger.warning("Send time not updated", extra={**self._log, "store_error": str(error)})
+            raise
+
+    def _note_sending(self, now: int) -> None:
+        """The record and the domain's marker say a task may exist, before the call can make one."""
         changes = {"sent_at_ms": str(now)}
         if not self._first_sent_ms:
             changes["attempted_at_ms"] = str(now)
@@ -81,14 +134,62 @@ class Submission:
             raise StoreError("the idempotency record is no longer held by this invocation")
         self._first_sent_ms = self._first_sent_ms or now
         self._last_sent_ms = now
-        request = self._request
-        return self._p.domain_api.save_deleting_ds_task(request.domain_name, request.key_tag, request.lang,
-                                                        request.user_client_ip)
+        marker = UnsettledSend(self._key, self._request.key_tag, self._first_sent_ms, now).encode()
+        self._p.store.set_marker(self._marker_name, marker, self._ttl_ms)
+        self._marker = marker
+
+    def _clear_marker(self) -> None:
+        try:
+            current = self._p.store.marker(self._marker_name)
+            if current is not None and _marker_key(current) == self._key:
+                self._p.store.clear_marker(self._marker_name, current)
+        except StoreError as error:  # a marker left behind only makes the next request reconcile
+            logger.warning("Domain marker not cleared", extra={**self._log, "store_error": str(error)})
+
+    def _settle_earlier_send(self) -> None:
+        """Before this request may send or adopt: settle another request's send that may have
+        created a task of this domain (its task, if found, is claimed for it)."""
+        raw = self._p.store.marker(self._marker_name)
+        if raw is None or _marker_key(raw) == self._key:
+            return
+        try:
+            earlier = UnsettledSend.decode(raw)
+        except (ValueError, TypeError):
+            self._p.store.clear_marker(self._marker_name, raw)  # unreadable: it protects nothing
+            return
+        wait = self._settle_seconds - (self._p.now_ms() - earlier.last_sent_ms) / 1000
+        if wait > 0 and wait > self._p.deadline.remaining() - RESUBMIT_RESERVE_SECONDS:
+            raise RetryableError("DomainUnsettled", "An earlier request's deletion for this domain may still be "
+                                 "acted on; this request waits for it", service="Domain", action=ACTION)
+        if wait > 0:
+            self._p.sleep(wait)
+        domain = self._request.domain_name
+        try:
+            found = self._p.reconciler.reconcile(domain, earlier.key_tag, earlier.key, earlier.first_sent_ms)
+        except CloudError as error:  # about the earlier request, not this one: try again later
+            raise RetryableError("DomainUnsettled", f"Reconciling an earlier request for this domain failed "
+                                 f"({error.code})", service="Domain", action=ACTION) from None
+        if found.task_no:
+            # Its own redelivery adopts it (the claim names it); until then, this line records it.
+            logger.error("Task of an earlier request found and claimed for it", extra={
+                **self._log, "task_no": found.task_no, "for_idempotency_key": earlier.key,
+                "for_key_tag": earlier.key_tag})
+        self._p.store.clear_marker(self._marker_name, raw)
 
     def _reconcile(self, answered: bool) -> Optional[Task]:
         """The adopted task, or None when sending again is safe."""
         request = self._request
-        found = self._p.reconciler.reconcile(request, self._key, self._first_sent_ms)
+        try:
+            found = self._p.reconciler.reconcile(request.domain_name, request.key_tag, self._key,
+                                                 self._first_sent_ms)
+        except CloudError as error:
+            if isinstance(error, (RetryableError, OutcomeUnknownError)):
+                raise
+            # A refused query (a missing permission, an expired token) says nothing about the
+            # task that may exist: the request stays unsettled for a redelivery, never refused.
+            raise OutcomeUnknownError("ReconcileFailed", f"Reconciliation was refused ({error.code}: "
+                                      f"{error.message})", service="Domain", action=error.action,
+                                      request_id=error.request_id) from None
         if found.task_no:
             logger.info("Task adopted by reconciliation", extra={**self._log, "task_no": found.task_no})
             self._note(idempotency.SUBMITTED, found.task_no, "", adopted=True)
@@ -119,3 +220,10 @@ class Submission:
             self._p.store.claim_task(task_no, self._key, self._ttl_ms)
         except StoreError as error:
             logger.error("Idempotency store failed", extra={**self._log, "task_no": task_no, "store_error": str(error)})
+
+
+def _marker_key(raw: str) -> Optional[str]:
+    try:
+        return UnsettledSend.decode(raw).key
+    except (ValueError, TypeError):
+        return None
