@@ -41,9 +41,11 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 class NonceCache:
-    """Signature nonces seen per AccessKeyId in the last 15 minutes."""
+    """Signature nonces seen per AccessKeyId, kept 30 minutes: a request stamped 15 minutes ahead
+    of the clock is accepted until 15 minutes after its stamp, so its nonce must be remembered
+    that long, or the same request could be sent again once the nonce was forgotten."""
 
-    def __init__(self, ttl_seconds: float = MAX_CLOCK_SKEW_SECONDS, clock: Callable[[], float] = time.time):
+    def __init__(self, ttl_seconds: float = 2 * MAX_CLOCK_SKEW_SECONDS, clock: Callable[[], float] = time.time):
         self._ttl = ttl_seconds
         self._clock = clock
         self._expiry: "OrderedDict[tuple, float]" = OrderedDict()  # insertion order = expiry order

@@ -3,6 +3,7 @@ produced by a real injected fault (or a real closed port) and classified correct
 from __future__ import annotations
 
 import socket
+from urllib.parse import quote
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -231,6 +232,25 @@ def test_a_wrong_secret_is_permanent_and_the_token_is_not_echoed(emulator, sessi
     assert "server string to sign is" in error.message
     for secret in ("not-the-secret", good.security_token, "CAIS%2BEmulator", "CAIS%252BEmulator"):
         assert secret not in str(error) and secret not in error.message
+
+
+def test_a_v1_call_logs_no_token_even_with_the_root_logger_at_debug(emulator, session):
+    import logging
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        domain_client(emulator, session, signature_version="v1").query_ds_records("example.net")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    token = emulator.sts_credentials["SecurityToken"]
+    assert all(token not in record.getMessage() and quote(token, safe="") not in record.getMessage()
+               for record in records)
 
 
 def test_bad_parameters_are_permanent(emulator, session):

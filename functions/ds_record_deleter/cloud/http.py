@@ -1,6 +1,7 @@
 """The one pooled HTTP session an instance shares, and transport failures as typed errors."""
 from __future__ import annotations
 
+import logging
 from typing import Callable, Mapping, Optional, Tuple
 
 import requests
@@ -9,6 +10,10 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from .errors import OutcomeUnknownError, RetryableError
+
+# urllib3 logs every request line at DEBUG, and with the V1 signature that line carries the
+# SecurityToken in its query string: whatever level the runtime gives the root logger, not here.
+logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 Timeout = Tuple[float, float]  # (connect, read) seconds
 TimeLeft = Callable[[], float]  # seconds the invocation still has for this call
