@@ -282,3 +282,18 @@ def test_a_refused_reconciliation_keeps_the_request_unsettled_and_its_task_found
     assert (result["Status"], result["TaskNo"], result["Adopted"]) == ("SUBMITTED", task["TaskNo"], True)
     assert len(function.domain_api_calls(SAVE)) == 1
     assert [n["TaskNo"] for n in submitted(function)] == [task["TaskNo"]]
+
+
+def test_a_webhook_taskno_that_cannot_be_published_is_answered_and_published_when_asked_again(function, emulator):
+    emulator.set_faults({"rules": [rule("mns", "PublishMessage", "unavailable")]})
+    request = {"DomainName": "example.net", "KeyTag": 31589, "IdempotencyKey": "unpublished-1"}
+    first = function.invoke(http_event(request))
+    body = json.loads(first["body"])
+    [task] = function.tasks()
+    assert (first["statusCode"], body["TaskNo"], body["Notified"]) == (202, task["TaskNo"], False)
+    assert "send the same request again" in body["Message"] and submitted(function) == []
+    emulator.set_faults({"rules": []})
+    again = function.invoke(http_event(request))
+    assert again["statusCode"] == 202 and "Notified" not in json.loads(again["body"])
+    assert [n["TaskNo"] for n in submitted(function)] == [task["TaskNo"]]
+    assert len(function.domain_api_calls(SAVE)) == 1

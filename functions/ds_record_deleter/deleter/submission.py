@@ -216,7 +216,10 @@ class Submission:
         changes = {"status": status, "task_no": task_no, "api_request_id": api_request_id,
                    "adopted": str(int(adopted))}
         try:
-            self._p.store.update(self._key, self._owner, changes, self._ttl_ms)
+            if not self._p.store.update(self._key, self._owner, changes, self._ttl_ms):
+                # The lease lapsed (an invocation that overran): the claim below still ties the
+                # task to the request, so its next delivery adopts it instead of sending again.
+                logger.error("Idempotency record no longer held", extra={**self._log, "task_no": task_no})
             self._p.store.claim_task(task_no, self._key, self._ttl_ms)
         except StoreError as error:
             logger.error("Idempotency store failed", extra={**self._log, "task_no": task_no, "store_error": str(error)})

@@ -105,8 +105,14 @@ def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
 def _status_and_body(outcome: Outcome) -> tuple:
     if outcome.status == SUBMITTED:
         request = outcome.request
-        return 202, {"TaskNo": outcome.task_no, "RequestId": outcome.api_request_id,
-                     "DomainName": request.domain_name, "KeyTag": request.key_tag}
+        body = {"TaskNo": outcome.task_no, "RequestId": outcome.api_request_id,
+                "DomainName": request.domain_name, "KeyTag": request.key_tag}
+        if outcome.notified is False:
+            # The task exists (its TaskNo is kept as unpublished): the same request sent again
+            # publishes it and makes no new task.
+            body.update(Notified=False, Message="The deletion task was created, but its notification could not "
+                        "be published yet; send the same request again to publish it")
+        return 202, body
     if outcome.status == REJECTED:
         return REJECTION_STATUS.get(outcome.code or "", 400), {"Code": outcome.code, "Message": outcome.message}
     # The cloud failed us: 503 try again later, 504 unknown whether it was done, 502 refused.
