@@ -8,6 +8,7 @@ import time
 import pytest
 
 import index
+from deleter.idempotency import InMemoryStore, StoreError
 from triggers.common import RedeliveryRequired
 
 from .conftest import EVENTS
@@ -297,3 +298,65 @@ def test_a_webhook_taskno_that_cannot_be_published_is_answered_and_published_whe
     assert again["statusCode"] == 202 and "Notified" not in json.loads(again["body"])
     assert [n["TaskNo"] for n in submitted(function)] == [task["TaskNo"]]
     assert len(function.domain_api_calls(SAVE)) == 1
+
+
+def test_a_task_whose_claim_failed_is_not_adopted_by_the_next_request(function, emulator, monkeypatch):
+    """A's send is answered, but claiming its TaskNo fails (a store blip, made here by a store
+    that fails once: nothing real fails on cue). A's marker must stay, so that B (same domain,
+    another KeyTag), whose send gets an answered error that created nothing, reconciles for A
+    first instead of adopting A's task."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0.2")
+    emulator.set_task_delays(60, 60)  # tasks stay pending: both KeyTags still listed
+    real_claim = InMemoryStore.claim_task
+    failures = {"left": 1}
+
+    def flaky_claim(self, task_no, key, ttl_ms):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise StoreError("store blip")
+        return real_claim(self, task_no, key, ttl_ms)
+
+    monkeypatch.setattr(InMemoryStore, "claim_task", flaky_claim)
+    [a] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    assert a["Status"] == "SUBMITTED" and failures["left"] == 0
+
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
+    [b] = function.invoke({"DomainName": "example.org", "KeyTag": 54321})["Results"]
+    by_tag = {}
+    for task in function.tasks("example.org"):
+        by_tag.setdefault(task["KeyTag"], []).append(task["TaskNo"])
+    assert b["TaskNo"] != a["TaskNo"], f"B adopted A's task {a['TaskNo']}; tasks: {by_tag}"
+
+
+def test_a_throttled_send_that_reached_nothing_does_not_block_the_domain(function, emulator, monkeypatch):
+    """A's sends are all throttled until its deadline: the service processed nothing, so its
+    marker goes, and B for the same domain is not held up for the settle time."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "30")
+    emulator.set_faults({"rules": [rule("domain", SAVE, "throttling")]})
+    with pytest.raises(RedeliveryRequired):
+        function.invoke({"DomainName": "example.org", "KeyTag": 12345}, timeout_seconds=3)
+    assert function.tasks("example.org") == []  # nothing was created
+    emulator.set_faults({"rules": []})
+    [b] = function.invoke({"DomainName": "example.org", "KeyTag": 54321}, timeout_seconds=10)["Results"]
+    assert b["Status"] == "SUBMITTED", b
+
+
+def test_a_task_whose_record_update_failed_is_still_claimed_for_its_request(function, emulator, monkeypatch):
+    """The same with the record's update failing instead: the claim must not depend on it."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0.2")
+    emulator.set_task_delays(60, 60)
+    real_update = InMemoryStore.update
+    failures = {"left": 1}
+
+    def flaky_update(self, key, owner, changes, ttl_ms):
+        if "task_no" in changes and failures["left"]:
+            failures["left"] -= 1
+            raise StoreError("store blip")
+        return real_update(self, key, owner, changes, ttl_ms)
+
+    monkeypatch.setattr(InMemoryStore, "update", flaky_update)
+    [a] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    assert a["Status"] == "SUBMITTED" and failures["left"] == 0
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
+    [b] = function.invoke({"DomainName": "example.org", "KeyTag": 54321})["Results"]
+    assert b["TaskNo"] != a["TaskNo"], "B adopted A's task"

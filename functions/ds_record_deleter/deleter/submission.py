@@ -75,7 +75,10 @@ class Submission:
         self._first_sent_ms = record.attempted_at_ms
         self._last_sent_ms = record.sent_at_ms or record.attempted_at_ms
         self._marker_name = f"unsettled:{request.domain_name}"
-        self._marker: Optional[str] = None  # the marker as this request last wrote it
+        # Whether a send of this request may have made a task nobody has found yet, and whether
+        # the task it ends with is claimed: the domain's marker stays while either is in doubt.
+        self._may_have_task = bool(record.attempted_at_ms)
+        self._claimed = False
 
     def run(self) -> Task:
         """The request's task, or a CloudError (PermanentError DSRecordAbsent included) or a
@@ -87,7 +90,12 @@ class Submission:
         except PermanentError:
             self._clear_marker()
             raise
-        self._clear_marker()
+        except (CloudError, StoreError):
+            if not self._may_have_task:  # every send was refused unprocessed (throttled, say)
+                self._clear_marker()
+            raise
+        if self._claimed:  # else the next request reconciles for it, and claims it for it
+            self._clear_marker()
         return task
 
     def _run(self) -> Task:
@@ -117,6 +125,7 @@ class Submission:
             return self._p.domain_api.save_deleting_ds_task(request.domain_name, request.key_tag, request.lang,
                                                             request.user_client_ip)
         except OutcomeUnknownError:
+            self._may_have_task = True
             # The call left later than noted (a rate-limit wait, the connect): settling is
             # counted from now, which is certainly after the service received it.
             try:
@@ -136,7 +145,6 @@ class Submission:
         self._last_sent_ms = now
         marker = UnsettledSend(self._key, self._request.key_tag, self._first_sent_ms, now).encode()
         self._p.store.set_marker(self._marker_name, marker, self._ttl_ms)
-        self._marker = marker
 
     def _clear_marker(self) -> None:
         try:
@@ -154,7 +162,7 @@ class Submission:
             return
         try:
             earlier = UnsettledSend.decode(raw)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             self._p.store.clear_marker(self._marker_name, raw)  # unreadable: it protects nothing
             return
         wait = self._settle_seconds - (self._p.now_ms() - earlier.last_sent_ms) / 1000
@@ -199,11 +207,10 @@ class Submission:
                                  f"KeyTag {request.key_tag} is no longer listed for {request.domain_name} and no "
                                  "deletion task since the first attempt was found; nothing was submitted again",
                                  service="Domain", action="QueryDSRecord")
-        if answered:
+        if answered or self._settle_seconds - (self._p.now_ms() - self._last_sent_ms) / 1000 <= 0:
+            self._may_have_task = False  # the service is done with every send: none made a task
             return None
         wait = self._settle_seconds - (self._p.now_ms() - self._last_sent_ms) / 1000
-        if wait <= 0:
-            return None
         if wait > self._p.deadline.remaining() - RESUBMIT_RESERVE_SECONDS:
             raise OutcomeUnknownError("Unsettled", "The service may still act on the last send; a redelivery "
                                       "will reconcile again before sending", service="Domain", action=ACTION)
@@ -211,22 +218,31 @@ class Submission:
         return self._reconcile(answered=True)
 
     def _note(self, status: str, task_no: str, api_request_id: str, adopted: bool) -> None:
-        """The TaskNo goes into the record and is claimed at once. A store failure here must not
-        lose it: it is logged at ERROR with the TaskNo, and the request goes on to publish."""
+        """The TaskNo is claimed for the request, then goes into its record. A store failure here
+        must not lose it: it is logged at ERROR with the TaskNo, and the request goes on to
+        publish. The claim comes first and on its own: while a task is unclaimed, another
+        request's reconciliation could take it (the marker stays up until it is claimed)."""
+        self._claimed = bool(self._store_step(lambda: self._p.store.claim_task(task_no, self._key, self._ttl_ms),
+                                              task_no))
         changes = {"status": status, "task_no": task_no, "api_request_id": api_request_id,
                    "adopted": str(int(adopted))}
+        if self._store_step(lambda: self._p.store.update(self._key, self._owner, changes, self._ttl_ms),
+                            task_no) is False:
+            # The lease lapsed (an invocation that overran): the claim still ties the task to the
+            # request, so its next delivery adopts it instead of sending again.
+            logger.error("Idempotency record no longer held", extra={**self._log, "task_no": task_no})
+
+    def _store_step(self, step, task_no: str) -> Optional[bool]:
+        """One store write once a task exists: its answer, or None (logged with the TaskNo)."""
         try:
-            if not self._p.store.update(self._key, self._owner, changes, self._ttl_ms):
-                # The lease lapsed (an invocation that overran): the claim below still ties the
-                # task to the request, so its next delivery adopts it instead of sending again.
-                logger.error("Idempotency record no longer held", extra={**self._log, "task_no": task_no})
-            self._p.store.claim_task(task_no, self._key, self._ttl_ms)
+            return step()
         except StoreError as error:
             logger.error("Idempotency store failed", extra={**self._log, "task_no": task_no, "store_error": str(error)})
+            return None
 
 
 def _marker_key(raw: str) -> Optional[str]:
     try:
         return UnsettledSend.decode(raw).key
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return None
