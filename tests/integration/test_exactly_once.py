@@ -360,3 +360,31 @@ def test_a_task_whose_record_update_failed_is_still_claimed_for_its_request(func
     emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
     [b] = function.invoke({"DomainName": "example.org", "KeyTag": 54321})["Results"]
     assert b["TaskNo"] != a["TaskNo"], "B adopted A's task"
+
+
+def test_a_marker_left_behind_by_a_finished_request_is_cleared_without_alarm(function, emulator, monkeypatch,
+                                                                           json_logs):
+    """A's task is claimed and published, but clearing its marker fails (a store blip, made
+    here by a store that fails once). B then settles A's marker: the task is found already
+    claimed for A, which is no news for an operator (no ERROR), and B goes on."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0")
+    real_clear = InMemoryStore.clear_marker
+    failures = {"left": 1}
+
+    def flaky_clear(self, name, value):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise StoreError("store blip")
+        return real_clear(self, name, value)
+
+    monkeypatch.setattr(InMemoryStore, "clear_marker", flaky_clear)
+    [a] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    assert a["Status"] == "SUBMITTED" and failures["left"] == 0
+    json_logs.truncate(0)
+    json_logs.seek(0)
+    [b] = function.invoke({"DomainName": "example.org", "KeyTag": 54321})["Results"]
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines() if line.startswith("{")]
+    assert b["Status"] == "SUBMITTED" and b["TaskNo"] != a["TaskNo"]
+    [found] = [line for line in lines if line["message"].startswith("Task of an earlier request found")]
+    assert (found["level"], found["task_no"]) == ("INFO", a["TaskNo"])
+    assert [line for line in lines if line["level"] == "ERROR"] == []

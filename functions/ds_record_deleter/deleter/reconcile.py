@@ -41,6 +41,7 @@ TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%b %d,%Y %H:%M:%S")
 class Reconciliation:
     task_no: Optional[str]   # the task adopted as this request's, if one was found
     key_tag_listed: bool     # whether QueryDSRecord still lists the KeyTag
+    claimed_before: bool = False  # the task was already claimed for the request
 
 
 def created_ms(create_time: str) -> Optional[int]:
@@ -81,7 +82,7 @@ class Reconciler:
             for task in page.tasks:
                 verdict = self._candidate(task, domain, key, begin)
                 if verdict == OURS:
-                    return Reconciliation(task.task_no, listed)
+                    return Reconciliation(task.task_no, listed, claimed_before=True)
                 if verdict == SUCCEEDED and listed:
                     # The listing was read before this task ended: read it again, or a task that
                     # removed our KeyTag meanwhile would pass for one that removed another.

@@ -179,7 +179,9 @@ class Submission:
                                  f"({error.code})", service="Domain", action=ACTION) from None
         if found.task_no:
             # Its own redelivery adopts it (the claim names it); until then, this line records it.
-            logger.error("Task of an earlier request found and claimed for it", extra={
+            # Already claimed: the request had its task, only its marker was left behind.
+            log = logger.info if found.claimed_before else logger.error
+            log("Task of an earlier request found" + ("" if found.claimed_before else " and claimed for it"), extra={
                 **self._log, "task_no": found.task_no, "for_idempotency_key": earlier.key,
                 "for_key_tag": earlier.key_tag})
         self._p.store.clear_marker(self._marker_name, raw)
