@@ -253,6 +253,15 @@ def test_a_v1_call_logs_no_token_even_with_the_root_logger_at_debug(emulator, se
                for record in records)
 
 
+def test_proxy_variables_are_never_read(emulator, session, monkeypatch):
+    # FC reaches its services directly: a proxy in the environment (here a closed port) is ignored.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:1")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert domain_client(emulator, session).query_ds_records("example.net").records[0].key_tag == 31589
+
+
 def test_bad_parameters_are_permanent(emulator, session):
     with pytest.raises(PermanentError) as caught:
         domain_client(emulator, session).save_deleting_ds_task("example.net", 70000)

@@ -44,3 +44,17 @@ def test_each_bad_value_is_named(name, value):
     environ = {"NOTIFY_TOPIC": "n", name: value}
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_environ(environ)
+
+
+@pytest.mark.parametrize("url", ["redis://h:99999", "redis://h:abc", "redis://:S3cret@:1", "http://h:6379",
+                                 "redis://h:6379/zero"])
+def test_a_redis_url_the_client_cannot_use_is_a_configuration_error(url):
+    # Checked with the client's own parser: a URL accepted here must never fail at first use.
+    with pytest.raises(ConfigurationError, match="REDIS_URL must look like redis://") as caught:
+        Settings.from_environ({"NOTIFY_TOPIC": "n", "REDIS_URL": url})
+    assert "S3cret" not in str(caught.value)
+
+
+def test_a_usable_redis_url_is_kept():
+    assert Settings.from_environ({"NOTIFY_TOPIC": "n", "REDIS_URL": "rediss://:p%23w@tair.example:6380/2"}).redis_url \
+        == "rediss://:p%23w@tair.example:6380/2"

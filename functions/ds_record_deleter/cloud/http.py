@@ -24,9 +24,6 @@ def new_session(pool_size: int) -> requests.Session:
     """Keep-alive connections for as many calls as a batch keeps in flight. The adapter never
     retries by itself: whether a retry is safe is decided above, by what the error means."""
     session = requests.Session()
-    # No proxy variables or .netrc are consulted: requests would scan the environment and the
-    # file system again on every call, and FC's services are reached directly.
-    session.trust_env = False
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -1,17 +1,18 @@
 """A minimal Redis (RESP2) client: enough for the idempotency store's atomic scripts.
 
 Tair speaks the same protocol. A client library would be the only other run-time dependency and
-weighs more than this whole file; the store needs AUTH, SELECT, EVALSHA/EVAL, HGETALL and DEL.
+weighs more than this whole file; the store needs AUTH, SELECT, EVALSHA/EVAL, GET and SET.
 URL: redis://[[user]:password@]host[:port][/db], or rediss:// for TLS.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import select
 import socket
 import ssl
 import threading
-from typing import Any, List, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote, urlsplit
 
 Reply = Union[None, int, bytes, List[Any], "RedisError"]
@@ -21,25 +22,40 @@ class RedisError(Exception):
     """The server answered with an error, or the connection failed. Never carries the password."""
 
 
+def pairs(flat: List[bytes]) -> dict:
+    """A flat [field, value, ...] reply (HGETALL's) as {field: value}."""
+    return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+
+
+@functools.lru_cache(maxsize=None)
+def _digest(script: str) -> str:
+    """A script's SHA-1, as EVALSHA names it: the scripts are constants, hashed once."""
+    return hashlib.sha1(script.encode("utf-8")).hexdigest()
+
+
+URL_RULE = "must look like redis://[:password@]host[:port][/db] (or rediss://), the password URL-encoded"
+
+
+def parse_url(url: str) -> Tuple[str, int, bool, Optional[str], Optional[str], int]:
+    """(host, port, tls, username, password, db); a ValueError saying the rule, never the URL."""
+    rule = f"REDIS_URL {URL_RULE}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        db = int(parts.path.lstrip("/") or 0)
+    except ValueError:
+        raise ValueError(rule) from None  # the parser's own message may quote the password
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError(rule)
+    return (parts.hostname, port or 6379, parts.scheme == "rediss", unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None, db)
+
+
 class RedisClient:
     """One connection per thread (a batch runs on worker threads), opened lazily."""
 
     def __init__(self, url: str, *, timeout: float = 2.0) -> None:
-        rule = "REDIS_URL must look like redis://[:password@]host[:port][/db] (or rediss://), the password URL-encoded"
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-            db = int(parts.path.lstrip("/") or 0)
-        except ValueError:
-            raise ValueError(rule) from None  # the parser's own message may quote the password
-        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-            raise ValueError(rule)
-        self._host = parts.hostname
-        self._port = port or 6379
-        self._tls = parts.scheme == "rediss"
-        self._username = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
-        self._db = db
+        self._host, self._port, self._tls, self._username, self._password, self._db = parse_url(url)
         self._timeout = timeout
         self._local = threading.local()
 
@@ -59,7 +75,7 @@ class RedisClient:
 
     def eval_script(self, script: str, keys: Sequence[str], args: Sequence[Union[str, int]]) -> Reply:
         """EVALSHA, loading the script with EVAL the first time the server has not seen it."""
-        digest = hashlib.sha1(script.encode("utf-8")).hexdigest()
+        digest = _digest(script)
         try:
             return self.execute("EVALSHA", digest, len(keys), *keys, *args)
         except RedisError as error:
@@ -68,8 +84,7 @@ class RedisClient:
             return self.execute("EVAL", script, len(keys), *keys, *args)
 
     def hgetall(self, key: str) -> dict:
-        reply = self.execute("HGETALL", key) or []
-        return {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
+        return pairs(self.execute("HGETALL", key) or [])
 
     # --- connection -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Callable, Dict, Optional, TypeVar
 
 from deleter.idempotency import IN_PROGRESS, Claim, IdempotencyRecord, StoreError
 
-from .redis import RedisClient, RedisError
+from .redis import RedisClient, RedisError, pairs
 
 T = TypeVar("T")
 
@@ -88,7 +88,7 @@ class RedisIdempotencyStore:
                 ttl_ms: int) -> Claim:
         outcome, flat = self._redis.eval_script(ACQUIRE, [self._record_key(key)],
                                                 [owner, fingerprint, lease_until_ms, now_ms, ttl_ms, IN_PROGRESS])
-        fields = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        fields = pairs(flat)
         return Claim(acquired=outcome in (1, 2), record=IdempotencyRecord.from_fields(fields), taken_over=outcome == 2)
 
     @_store_errors
@@ -103,10 +103,13 @@ class RedisIdempotencyStore:
     def claim_task(self, task_no: str, key: str, ttl_ms: int) -> bool:
         return self._set_once(f"task:{task_no}", key, ttl_ms)
 
+    def _get(self, name: str) -> Optional[str]:
+        value = self._redis.execute("GET", self._prefix + name)
+        return value.decode("utf-8") if value is not None else None
+
     @_store_errors
     def task_claimant(self, task_no: str) -> Optional[str]:
-        value = self._redis.execute("GET", f"{self._prefix}task:{task_no}")
-        return value.decode("utf-8") if value is not None else None
+        return self._get(f"task:{task_no}")
 
     @_store_errors
     def lock(self, name: str, owner: str, ttl_ms: int) -> bool:
@@ -126,8 +129,7 @@ class RedisIdempotencyStore:
 
     @_store_errors
     def marker(self, name: str) -> Optional[str]:
-        value = self._redis.execute("GET", f"{self._prefix}marker:{name}")
-        return value.decode("utf-8") if value is not None else None
+        return self._get(f"marker:{name}")
 
     @_store_errors
     def clear_marker(self, name: str, value: str) -> None:

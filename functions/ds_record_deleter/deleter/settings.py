@@ -71,8 +71,7 @@ class Settings:
             max_batch=reader.number("MAX_BATCH", cls.max_batch, int, 1, 1000),
             idempotency_ttl_seconds=reader.number("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds, int,
                                                   60, 30 * 86400),
-            redis_url=reader.text("REDIS_URL", None, _REDIS_URL, "must be a redis:// or rediss:// URL",
-                                  required=False),
+            redis_url=reader.redis_url("REDIS_URL"),
             max_requests_per_second=reader.number("MAX_REQUESTS_PER_SECOND", cls.max_requests_per_second, float,
                                                   0, 10000),
             deadline_margin_seconds=reader.number("DEADLINE_MARGIN_SECONDS", cls.deadline_margin_seconds, float,
@@ -89,7 +88,6 @@ class Settings:
 
 
 _URL = re.compile(r"^https?://[^\s/]+/?$")
-_REDIS_URL = re.compile(r"^rediss?://[^\s/?#]+(/\d+)?$")  # '#' or '?' in a password must be %-encoded
 _ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?/?$")
 
 
@@ -113,6 +111,17 @@ class _Reader:
             return default  # type: ignore[return-value]
         if not pattern.match(value):
             self.problems.append(f"{name} {rule}")
+        return value
+
+    def redis_url(self, name: str) -> Optional[str]:
+        """Checked by the very parser the client will use, so a URL accepted here connects."""
+        value = self._raw(name)
+        if value is not None:
+            from cloud.redis import URL_RULE, parse_url  # only instances that use Redis pay for it
+            try:
+                parse_url(value)
+            except ValueError:
+                self.problems.append(f"{name} {URL_RULE}")
         return value
 
     def secret(self, name: str, min_length: int) -> Optional[str]:
