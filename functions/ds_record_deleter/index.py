@@ -57,8 +57,9 @@ def handle(event: Any, context: Any, instance_of: Callable[[], FunctionInstance]
         return refused.answer
     except (ConfigurationError, CredentialsError) as error:
         logger.error("Function misconfigured", extra={"error": str(error)})
-        if adapter is triggers.http:
-            return triggers.http.misconfigured(str(error))
-        raise
+        answer_misconfigured = getattr(adapter, "misconfigured", None)  # a trigger with a caller to tell
+        if answer_misconfigured is None:
+            raise
+        return answer_misconfigured(str(error))
     outcomes = process_all(delivered.items, use_case.process, instance.executor)
     return adapter.answer(outcomes, delivered)

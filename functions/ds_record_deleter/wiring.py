@@ -18,7 +18,7 @@ from cloud.mns import MnsClient, default_endpoint
 from deleter.allowlist import DomainAllowlist
 from deleter.deadline import Deadline
 from deleter.deletion import Collaborators, DeletionUseCase
-from deleter.idempotency import UNPUBLISHED_TTL_SECONDS, IdempotencyStore, InMemoryStore
+from deleter.idempotency import IdempotencyStore, InMemoryStore, unpublished_ttl_ms
 from deleter.log import logger
 from deleter.notifications import Notifier
 from deleter.rate_limit import RateLimitedDomainApi, TokenBucket
@@ -83,12 +83,12 @@ class FunctionInstance:
         mns = MnsClient(self.session, credentials, self.mns_endpoint(context), timeout=timeout,
                         time_left=publish_time_left)
         retrier = Retrier(self.retry_policy, deadline.remaining)
-        ttl_ms = max(settings.idempotency_ttl_seconds, UNPUBLISHED_TTL_SECONDS) * 1000
         parts = Collaborators(
             domain_api=domain_api,
             notifier=Notifier(mns.publish, settings.notify_topic),
             store=self.store,
-            reconciler=Reconciler(domain_api, self.store, retrier, now_ms=now_ms, claim_ttl_ms=ttl_ms),
+            reconciler=Reconciler(domain_api, self.store, retrier, now_ms=now_ms,
+                                  claim_ttl_ms=unpublished_ttl_ms(settings.idempotency_ttl_seconds)),
             retrier=retrier,
             publish_retrier=Retrier(self.retry_policy, publish_time_left),
             deadline=deadline,

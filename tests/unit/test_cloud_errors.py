@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from cloud.domain_api import RETRYABLE_CODES, UNKNOWN_OUTCOME_CODES, endpoint_url
+from cloud.domain_api import RETRYABLE_CODES, UNKNOWN_OUTCOME_CODES
+from cloud.http import endpoint_url
 from cloud.errors import OutcomeUnknownError, PermanentError, RetryableError, classify, redact
 
 

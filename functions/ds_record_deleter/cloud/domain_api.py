@@ -18,7 +18,7 @@ import requests
 from . import signing
 from .credentials import Credentials
 from .errors import OutcomeUnknownError, RetryableError, classify, redact
-from .http import TimeLeft, Timeout, retry_after_seconds, send
+from .http import TimeLeft, Timeout, endpoint_url, retry_after_seconds, send, utc_now
 
 SERVICE = "Domain"
 DEFAULT_ENDPOINT = "https://domain.aliyuncs.com"
@@ -89,16 +89,6 @@ class TaskDetailPage:
     details: Tuple[TaskDetail, ...]
 
 
-def endpoint_url(endpoint: str) -> str:
-    """'domain-intl.aliyuncs.com' and 'https://domain-intl.aliyuncs.com/' alike -> a base URL."""
-    endpoint = endpoint.strip().rstrip("/")
-    return endpoint if "://" in endpoint else f"https://{endpoint}"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @contextmanager
 def _malformed_answer_is_retryable(action: str) -> Iterator[None]:
     """A read's answer that does not have the documented shape (a field missing, of another
@@ -124,7 +114,7 @@ class DomainApiClient:
         version: str = DEFAULT_VERSION,
         signature_version: str = "v3",
         timeout: Timeout = (3.05, 10.0),
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         nonce: Callable[[], str] = _new_nonce,
         time_left: Optional[TimeLeft] = None,
     ) -> None:
@@ -281,18 +271,13 @@ class DomainApiClient:
         except ValueError:  # also a body that is not UTF-8
             body = None
         if not isinstance(body, dict):
-            # A gateway's own page (an HTML 503 or 429, a 4xx) still says by its status what
-            # happened; an unreadable 2xx or 5xx says nothing about whether the call took effect.
             status = response.status_code
-            if status >= 400:
-                code = f"HTTP{status}"
-                error_class = classify(code, status, retryable_codes=RETRYABLE_CODES,
-                                       unknown_codes=UNKNOWN_OUTCOME_CODES, mutating=mutating)
-            else:
-                code, error_class = "InvalidResponse", OutcomeUnknownError if mutating else RetryableError
-            raise error_class(code, f"HTTP {status} with a body that is not a JSON object",
-                              service=SERVICE, action=action, http_status=status,
-                              retry_after_seconds=retry_after_seconds(response))
+            if status < 400:  # accepted, unreadable: says nothing about whether the call took effect
+                error_class = OutcomeUnknownError if mutating else RetryableError
+                raise error_class("InvalidResponse", f"HTTP {status} with a body that is not a JSON object",
+                                  service=SERVICE, action=action, http_status=status)
+            # A gateway's own page (an HTML 503 or 429, a 4xx) still says by its status what happened.
+            body = {"Message": f"HTTP {status} with a body that is not a JSON object"}
         if response.status_code < 400 and "Code" not in body:
             return body
         code = str(body.get("Code") or f"HTTP{response.status_code}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Callable, Mapping, Optional, Tuple
 
 import requests
@@ -18,6 +19,17 @@ logging.getLogger("urllib3").setLevel(logging.WARNING)
 Timeout = Tuple[float, float]  # (connect, read) seconds
 TimeLeft = Callable[[], float]  # seconds the invocation still has for this call
 MIN_CALL_SECONDS = 0.05  # less than this left: the call is not started at all
+
+
+def endpoint_url(endpoint: str) -> str:
+    """'domain-intl.aliyuncs.com' and 'https://domain-intl.aliyuncs.com/' alike -> a base URL."""
+    endpoint = endpoint.strip().rstrip("/")
+    return endpoint if "://" in endpoint else f"https://{endpoint}"
+
+
+def utc_now() -> datetime:
+    """The clients' default clock (signatures carry the time; tests pass their own clock)."""
+    return datetime.now(timezone.utc)
 
 
 def new_session(pool_size: int) -> requests.Session:

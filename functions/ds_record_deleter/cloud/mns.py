@@ -16,7 +16,7 @@ import requests
 from . import signing
 from .credentials import Credentials
 from .errors import OutcomeUnknownError, RetryableError, classify, redact
-from .http import TimeLeft, Timeout, send
+from .http import TimeLeft, Timeout, endpoint_url, send, utc_now
 
 SERVICE = "MNS"
 API_VERSION = "2015-06-06"
@@ -53,10 +53,6 @@ def body_md5(body: str) -> str:
     return hashlib.md5(body.encode("utf-8")).hexdigest().upper()
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _message_xml(body: str, **fields: Optional[object]) -> bytes:
     extra = "".join(f"<{name}>{escape(str(value))}</{name}>" for name, value in fields.items() if value is not None)
     return (
@@ -79,12 +75,12 @@ class MnsClient:
         endpoint: str,
         *,
         timeout: Timeout = (3.05, 10.0),
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         time_left: Optional[TimeLeft] = None,
     ) -> None:
         self._session = session
         self._credentials = credentials
-        self._base_url = endpoint.strip().rstrip("/")
+        self._base_url = endpoint_url(endpoint)
         self._host = urlsplit(self._base_url).netloc
         self._timeout = timeout
         self._clock = clock

@@ -61,7 +61,7 @@ class DeletionUseCase:
         self._settle_seconds = settle_seconds
         self._default_lang = default_lang
         self._ttl_ms = idempotency_ttl_seconds * 1000
-        self._unpublished_ttl_ms = max(self._ttl_ms, idempotency.UNPUBLISHED_TTL_SECONDS * 1000)
+        self._unpublished_ttl_ms = idempotency.unpublished_ttl_ms(idempotency_ttl_seconds)
         self._instance_id = instance_id or uuid.uuid4().hex[:8]
         self._clock = clock
 

@@ -32,6 +32,11 @@ REJECTED = "REJECTED"  # invalid; kept (by message id) so that its rejection is 
 
 UNPUBLISHED_TTL_SECONDS = 14 * 86400  # a TaskNo not yet published is kept long enough to be found
 
+
+def unpublished_ttl_ms(idempotency_ttl_seconds: int) -> int:
+    """How long a record, claim or marker that may stand for an unpublished TaskNo is kept."""
+    return max(idempotency_ttl_seconds, UNPUBLISHED_TTL_SECONDS) * 1000
+
 # Deliveries whose id survives a redelivery (a direct invoke's or webhook's id does not).
 STABLE_SOURCES = (MNS_QUEUE, MNS_TOPIC, TIMER)
 
