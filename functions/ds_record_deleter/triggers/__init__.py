@@ -1,6 +1,6 @@
 """One adapter per trigger: event -> Delivery of plain requests; outcomes -> the trigger's answer.
 
-Each adapter module has matches(event), correlation_id(event, context) (read before anything can
+Each adapter module has matches(event) (but direct, the fallback), correlation_id(event, context) (read before anything can
 fail, so that every log line of the invocation carries it), delivery(event, context, options) and
 answer(outcomes, delivery).
 """
@@ -14,8 +14,8 @@ from deleter.deletion_request import InvalidRequest
 
 from .common import parse_json
 
-# Most specific first; direct invocation takes whatever is left.
-ADAPTERS = (http, mns_queue, mns_topic, timer, direct)
+# Most specific first; direct invocation takes whatever none of them claims.
+ADAPTERS = (http, mns_queue, mns_topic, timer)
 
 
 def decode_event(event: Any) -> Any:

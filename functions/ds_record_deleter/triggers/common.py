@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from .webhook import WebhookVerifier
 
@@ -162,6 +162,20 @@ def requests_in(value: Any, source: Source, max_batch: int, client_ip: Optional[
         return [IncomingRequest(item, Source(source.trigger, f"{source.id}#{index}"), client_ip)
                 for index, item in enumerate(value)]
     return [IncomingRequest(value, source, client_ip)]
+
+
+def requests_or_problem(read: Callable[[], Any], source: Source, max_batch: int) -> List[IncomingRequest]:
+    """The requests read() finds in a delivery; a delivery that cannot be read is one invalid
+    item, answered or published like any invalid request."""
+    try:
+        return requests_in(read(), source, max_batch)
+    except InvalidRequest as problem:
+        return [problem_item(problem, source)]
+
+
+def summary_answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
+    """The answer of the triggers without a caller waiting on it: see summary()."""
+    return summary(outcomes)
 
 
 def batch_too_large(length: int, max_batch: int) -> InvalidRequest:

@@ -2,17 +2,12 @@
 JSON itself, or an array of requests."""
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from deleter.deletion_request import InvalidRequest
-from deleter.outcome import Outcome
 from deleter.source import DIRECT, Source
 
-from .common import Delivery, TriggerOptions, check_depth, problem_item, requests_in, summary
-
-
-def matches(event: Any) -> bool:
-    return True  # the fallback: whatever no other trigger claims
+from .common import Delivery, TriggerOptions, check_depth, requests_or_problem, summary_answer
 
 
 def correlation_id(event: Any, context: Any) -> str:
@@ -20,17 +15,12 @@ def correlation_id(event: Any, context: Any) -> str:
 
 
 def delivery(event: Any, context: Any, options: TriggerOptions) -> Delivery:
-    source = Source(DIRECT, correlation_id(event, context))
-    try:
+    def read() -> Any:
         if isinstance(event, InvalidRequest):  # the event was not JSON at all
             raise event
-        if isinstance(event, list) and not event:
-            raise InvalidRequest("InvalidRequest", None, "The array of requests is empty")
-        items = requests_in(check_depth(event, "The event"), source, options.max_batch)
-    except InvalidRequest as problem:
-        return Delivery([problem_item(problem, source)])
-    return Delivery(items, as_batch=isinstance(event, list))
+        return check_depth(event, "The event")
+
+    return Delivery(requests_or_problem(read, Source(DIRECT, correlation_id(event, context)), options.max_batch))
 
 
-def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
-    return summary(outcomes)
+answer = summary_answer

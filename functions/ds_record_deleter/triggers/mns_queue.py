@@ -3,13 +3,11 @@
 The batch is retried whole when the invocation fails; there is no per-message failure report."""
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
-from deleter.deletion_request import InvalidRequest
-from deleter.outcome import Outcome
-from deleter.source import MNS_QUEUE, IncomingRequest, Source
+from deleter.source import MNS_QUEUE, Source
 
-from .common import Delivery, TriggerOptions, decode_message_body, problem_item, requests_in, summary
+from .common import Delivery, TriggerOptions, decode_message_body, requests_or_problem, summary_answer
 
 
 def matches(event: Any) -> bool:
@@ -30,19 +28,12 @@ def correlation_id(event: list, context: Any) -> str:
     return _message_id(event[0], 0) if len(event) == 1 else str(getattr(context, "request_id", "") or "-")
 
 
-def _requests_of(cloud_event: dict, position: int, options: TriggerOptions) -> List[IncomingRequest]:
-    data = _data(cloud_event)
-    source = Source(MNS_QUEUE, _message_id(cloud_event, position))
-    try:
-        return requests_in(decode_message_body(data.get("messageBody")), source, options.max_batch)
-    except InvalidRequest as problem:
-        return [problem_item(problem, source)]
-
-
 def delivery(event: list, context: Any, options: TriggerOptions) -> Delivery:
-    items = [item for position, cloud_event in enumerate(event) for item in _requests_of(cloud_event, position, options)]
+    items = [item for position, cloud_event in enumerate(event)
+             for item in requests_or_problem(lambda: decode_message_body(_data(cloud_event).get("messageBody")),
+                                             Source(MNS_QUEUE, _message_id(cloud_event, position)),
+                                             options.max_batch)]
     return Delivery(items)
 
 
-def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
-    return summary(outcomes)
+answer = summary_answer

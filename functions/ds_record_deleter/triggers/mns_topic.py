@@ -3,13 +3,11 @@ the raw body (indistinguishable from a direct invocation, and handled as one) or
 attributes, {"body": "...", "attrs": {...}}."""
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
-from deleter.deletion_request import InvalidRequest
-from deleter.outcome import Outcome
 from deleter.source import MNS_TOPIC, Source
 
-from .common import Delivery, TriggerOptions, decode_message_body, problem_item, requests_in, summary
+from .common import Delivery, TriggerOptions, decode_message_body, requests_or_problem, summary_answer
 
 
 def matches(event: Any) -> bool:
@@ -29,12 +27,7 @@ def correlation_id(event: dict, context: Any) -> str:
 def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
     body = event.get("Message") if "Message" in event else event.get("body")
     source = Source(MNS_TOPIC, correlation_id(event, context))
-    try:
-        items = requests_in(decode_message_body(body), source, options.max_batch)
-    except InvalidRequest as problem:
-        items = [problem_item(problem, source)]
-    return Delivery(items)
+    return Delivery(requests_or_problem(lambda: decode_message_body(body), source, options.max_batch))
 
 
-def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
-    return summary(outcomes)
+answer = summary_answer

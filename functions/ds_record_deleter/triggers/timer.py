@@ -1,13 +1,12 @@
 """Timer trigger: {"triggerTime", "triggerName", "payload": "<one request or an array, as JSON>"}."""
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from deleter.deletion_request import InvalidRequest
-from deleter.outcome import Outcome
 from deleter.source import TIMER, Source
 
-from .common import Delivery, TriggerOptions, parse_json, problem_item, requests_in, summary
+from .common import Delivery, TriggerOptions, parse_json, requests_or_problem, summary_answer
 
 
 def matches(event: Any) -> bool:
@@ -19,17 +18,14 @@ def correlation_id(event: dict, context: Any) -> str:
 
 
 def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
-    source = Source(TIMER, correlation_id(event, context))
-    payload = event.get("payload")
-    try:
+    def read() -> Any:
+        payload = event.get("payload")
         if not payload:
             raise InvalidRequest("MissingParameter", "payload",
                                  "payload is required: the timer must carry a request or an array of them")
-        items = requests_in(parse_json(payload, "The timer's payload"), source, options.max_batch)
-    except InvalidRequest as problem:
-        items = [problem_item(problem, source)]
-    return Delivery(items)
+        return parse_json(payload, "The timer's payload")
+
+    return Delivery(requests_or_problem(read, Source(TIMER, correlation_id(event, context)), options.max_batch))
 
 
-def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
-    return summary(outcomes)
+answer = summary_answer
