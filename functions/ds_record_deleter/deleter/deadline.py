@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+POLL_SECONDS = 0.025  # how often a lock or a record held by another request is tried again
 DEFAULT_TIMEOUT_SECONDS = 60.0  # FC's default when a context names none (local runs)
 
 
@@ -28,3 +29,15 @@ class Deadline:
 
     def hard_remaining(self) -> float:
         return max(0.0, self.hard_end - self._clock())
+
+    def lease_ms(self) -> int:
+        """Leases last until the invocation's hard end: after it, this process cannot be working."""
+        return max(1, int(self.hard_remaining() * 1000))
+
+    def poll(self, attempt: Callable[[], bool], sleep: Callable[[float], None]) -> bool:
+        """attempt() every POLL_SECONDS until it is true; False when the deadline comes first."""
+        while not attempt():
+            if self.remaining() <= POLL_SECONDS:
+                return False
+            sleep(POLL_SECONDS)
+        return True

@@ -2,10 +2,11 @@
 (retrying what is safe, reconciling what is unknown) -> publish the notification.
 
 Exactly one task per request: a redelivered request finds its record and returns the stored
-TaskNo; an unknown outcome is reconciled before anything is submitted again; requests for one
-domain are serialised so that reconciliation can tell a domain's new task apart. No TaskNo is
-lost: it is in the record (kept 14 days while unpublished) and in an ERROR line before the
-invocation fails for a redelivery to publish it.
+TaskNo; an unknown outcome is reconciled before anything is submitted again (submission.py,
+which also serialises the requests for one domain). No TaskNo is lost: it is in the record
+(kept 14 days while unpublished) and in an ERROR line; a queue, topic or timer invocation then
+fails so that the redelivery publishes it, and a webhook caller is told (Notified: false) to
+send the same request again.
 """
 from __future__ import annotations
 
@@ -29,10 +30,7 @@ from .ports import DomainApi
 from .reconcile import Reconciler
 from .retry import Retrier
 from .source import IncomingRequest, Source
-from .submission import Submission, Task
-
-LOCK_POLL_SECONDS = 0.025
-
+from .submission import Submission, Task, store_write
 
 @dataclass(frozen=True)
 class Collaborators:
@@ -118,17 +116,9 @@ class DeletionUseCase:
 
     def _submit(self, request: DeletionRequest, source: Source, key: str, owner: str,
                 record: IdempotencyRecord) -> Union[Task, Outcome]:
-        """Submit under the domain's lock (reconciliation needs the domain to be quiet)."""
-        lock = f"domain:{request.domain_name}"
         try:
-            if not self._lock(lock, owner):
-                raise RetryableError("DomainBusy", f"Another request for {request.domain_name} is being submitted",
-                                     service="Domain", action="SaveSingleTaskForDeletingDSRecord")
-            try:
-                return Submission(self._p, request, key, owner, record, ttl_ms=self._unpublished_ttl_ms,
-                                  settle_seconds=self._settle_seconds, log=_log_fields(source, request)).run()
-            finally:
-                self._guarded(lambda: self._p.store.unlock(lock, owner), request, source)
+            return Submission(self._p, request, key, owner, record, ttl_ms=self._unpublished_ttl_ms,
+                              settle_seconds=self._settle_seconds, log=_log_fields(source, request)).run()
         except CloudError as error:
             return self._failed(request, source, key, owner, error)
         except StoreError as error:  # before anything was sent (after sending, Submission guards)
@@ -143,39 +133,27 @@ class DeletionUseCase:
 
     def _guarded(self, action: Callable[[], object], request: DeletionRequest, source: Source,
                  task_no: Optional[str] = None) -> None:
-        try:
-            action()
-        except StoreError as error:
-            logger.error("Idempotency store failed", extra=_log_fields(source, request, task_no=task_no,
-                                                                        store_error=str(error)))
+        store_write(action, _log_fields(source, request, task_no=task_no))
 
     def _claim(self, key: str, owner: str, request_fingerprint: str):
-        """The request's record. While this instance holds it for another item of the same batch
-        (the same request twice), wait within the deadline for that item to finish; a holder
-        elsewhere is not waited for (the trigger redelivers later)."""
-        while True:
+        """The request's record. While this instance holds it (another item of the same batch, or
+        a concurrent invocation on this instance), wait within the deadline for that to finish; a
+        holder on another instance is not waited for (the trigger redelivers later)."""
+        claim = None
+
+        def decided() -> bool:
+            nonlocal claim
             claim = self._p.store.acquire(key, owner, request_fingerprint, self._lease_until_ms(),
                                           self._p.now_ms(), self._unpublished_ttl_ms)
             record = claim.record
-            if claim.acquired or record.final or record.fingerprint != request_fingerprint:
-                return claim
-            if not record.owner.startswith(f"{self._instance_id}/"):
-                return claim
-            if self._p.deadline.remaining() <= LOCK_POLL_SECONDS:
-                return claim
-            self._p.sleep(LOCK_POLL_SECONDS)
+            return (claim.acquired or record.final or record.fingerprint != request_fingerprint
+                    or not record.owner.startswith(f"{self._instance_id}/"))
+
+        self._p.deadline.poll(decided, self._p.sleep)
+        return claim
 
     def _new_owner(self) -> str:
         return f"{self._instance_id}/{uuid.uuid4().hex}"
-
-    def _lock(self, name: str, owner: str) -> bool:
-        """The per-domain lock, waited for within the deadline."""
-        while True:
-            if self._p.store.lock(name, owner, self._lease_ms()):
-                return True
-            if self._p.deadline.remaining() <= LOCK_POLL_SECONDS:
-                return False
-            self._p.sleep(LOCK_POLL_SECONDS)
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -234,7 +212,7 @@ class DeletionUseCase:
         if stable_source_key(source) is not None:
             final, ttl_ms = notified is not False, self._ttl_ms
         else:
-            final, ttl_ms = True, self._lease_ms()
+            final, ttl_ms = True, self._p.deadline.lease_ms()
         self._save(key, owner, {
             "status": idempotency.FAILED, "code": error.code, "message": error.message, "attempted_at_ms": "0",
             "notified": str(int(bool(notified))), "final": str(int(final)), "lease_until_ms": "0"},
@@ -281,12 +259,8 @@ class DeletionUseCase:
 
     # --- time ---------------------------------------------------------------------------------
 
-    def _lease_ms(self) -> int:
-        """Leases last until the invocation's hard end: after it, this process cannot be working."""
-        return max(1, int(self._p.deadline.hard_remaining() * 1000))
-
     def _lease_until_ms(self) -> int:
-        return self._p.now_ms() + self._lease_ms()
+        return self._p.now_ms() + self._p.deadline.lease_ms()
 
 
 def _store_unavailable(error: StoreError) -> RetryableError:

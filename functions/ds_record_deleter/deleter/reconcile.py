@@ -7,7 +7,7 @@ a task? SaveSingleTaskForDeletingDSRecord is not idempotent, so it is never resu
    unless it succeeded while the KeyTag is still listed (then it deleted another KeyTag).
    Adopting claims the TaskNo, so no two requests can adopt the same task.
 
-Requests for one domain are serialised (a per-domain lock, see deletion.py), and a request whose
+Requests for one domain are serialised (a per-domain lock, see submission.py), and a request whose
 send may have created a task leaves a marker on the domain until that is settled (submission.py):
 the next request for the domain reconciles for it first, so a task for the domain created in the
 window is the request's own. What this cannot rule out:

@@ -13,8 +13,10 @@ so that whoever takes the record over later knows a task may exist. After an unk
   redelivery (which reconciles first). The settle time is an assumption about the service
   (unverified): it does not act on a request later than that after receiving it.
 
-Before every send, the request also leaves a marker on its domain (written ahead, so that a crash
-cannot skip it), removed once it has its task or knows it made none. A task of the domain that
+All of it runs under the domain's lock (one request of a domain at a time, across instances
+when the store is shared). Before every send, the request also leaves a marker on its domain
+(written ahead, so that a crash cannot skip it), kept until it has its task claimed or knows it
+made none: the lock lasts one invocation, the marker outlives it. A task of the domain that
 appears in the meantime may be this request's, so no other request for the domain may send, or
 adopt it: the next one reconciles for the marked request first (claiming a task found for it),
 then clears the marker and goes on. Without the marker, a request whose own call created nothing
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 from cloud.errors import CloudError, OutcomeUnknownError, PermanentError, RetryableError
 
@@ -32,6 +34,8 @@ from . import idempotency
 from .deletion_request import DeletionRequest
 from .idempotency import IdempotencyRecord, StoreError
 from .log import logger
+
+T = TypeVar("T")
 
 ACTION = "SaveSingleTaskForDeletingDSRecord"
 MAX_SUBMISSIONS = 5  # sends after reconciling "not created"; the deadline bounds them too
@@ -82,8 +86,22 @@ class Submission:
 
     def run(self) -> Task:
         """The request's task, or a CloudError (PermanentError DSRecordAbsent included) or a
-        StoreError before anything could be sent safely. The domain's marker is cleared when the
-        request ends knowing its task (or that it made none), and kept when it may have one."""
+        StoreError before anything could be sent safely.
+
+        All of it under the domain's lock: reconciliation needs the domain quiet. The domain's
+        marker is cleared when the request ends knowing its task (or that it made none), and
+        kept when it may have one."""
+        lock = f"domain:{self._request.domain_name}"
+        owner, store = self._owner, self._p.store
+        if not self._p.deadline.poll(lambda: store.lock(lock, owner, self._p.deadline.lease_ms()), self._p.sleep):
+            raise RetryableError("DomainBusy", f"Another request for {self._request.domain_name} is being submitted",
+                                 service="Domain", action=ACTION)
+        try:
+            return self._run_settled()
+        finally:
+            store_write(lambda: store.unlock(lock, owner), self._log)
+
+    def _run_settled(self) -> Task:
         self._settle_earlier_send()
         try:
             task = self._run()
@@ -149,7 +167,8 @@ class Submission:
     def _clear_marker(self) -> None:
         try:
             current = self._p.store.marker(self._marker_name)
-            if current is not None and _marker_key(current) == self._key:
+            marked = _decoded(current)
+            if marked is not None and marked.key == self._key:
                 self._p.store.clear_marker(self._marker_name, current)
         except StoreError as error:  # a marker left behind only makes the next request reconcile
             logger.warning("Domain marker not cleared", extra={**self._log, "store_error": str(error)})
@@ -158,19 +177,17 @@ class Submission:
         """Before this request may send or adopt: settle another request's send that may have
         created a task of this domain (its task, if found, is claimed for it)."""
         raw = self._p.store.marker(self._marker_name)
-        if raw is None or _marker_key(raw) == self._key:
+        if raw is None:
             return
-        try:
-            earlier = UnsettledSend.decode(raw)
-        except (ValueError, TypeError, OverflowError):
+        earlier = _decoded(raw)
+        if earlier is None:
             self._p.store.clear_marker(self._marker_name, raw)  # unreadable: it protects nothing
             return
-        wait = self._settle_seconds - (self._p.now_ms() - earlier.last_sent_ms) / 1000
-        if wait > 0 and wait > self._p.deadline.remaining() - RESUBMIT_RESERVE_SECONDS:
-            raise RetryableError("DomainUnsettled", "An earlier request's deletion for this domain may still be "
-                                 "acted on; this request waits for it", service="Domain", action=ACTION)
-        if wait > 0:
-            self._p.sleep(wait)
+        if earlier.key == self._key:
+            return
+        self._wait_to_settle(earlier.last_sent_ms, RetryableError(
+            "DomainUnsettled", "An earlier request's deletion for this domain may still be acted on; this request "
+            "waits for it", service="Domain", action=ACTION))
         domain = self._request.domain_name
         try:
             found = self._p.reconciler.reconcile(domain, earlier.key_tag, earlier.key, earlier.first_sent_ms)
@@ -209,42 +226,58 @@ class Submission:
                                  f"KeyTag {request.key_tag} is no longer listed for {request.domain_name} and no "
                                  "deletion task since the first attempt was found; nothing was submitted again",
                                  service="Domain", action="QueryDSRecord")
-        if answered or self._settle_seconds - (self._p.now_ms() - self._last_sent_ms) / 1000 <= 0:
+        if answered or self._settle_wait(self._last_sent_ms) <= 0:
             self._may_have_task = False  # the service is done with every send: none made a task
             return None
-        wait = self._settle_seconds - (self._p.now_ms() - self._last_sent_ms) / 1000
-        if wait > self._p.deadline.remaining() - RESUBMIT_RESERVE_SECONDS:
-            raise OutcomeUnknownError("Unsettled", "The service may still act on the last send; a redelivery "
-                                      "will reconcile again before sending", service="Domain", action=ACTION)
-        self._p.sleep(wait)
+        self._wait_to_settle(self._last_sent_ms, OutcomeUnknownError(
+            "Unsettled", "The service may still act on the last send; a redelivery will reconcile again before "
+            "sending", service="Domain", action=ACTION))
         return self._reconcile(answered=True)
+
+    def _settle_wait(self, last_sent_ms: int) -> float:
+        """Seconds until the service can no longer act on a send made at last_sent_ms."""
+        return self._settle_seconds - (self._p.now_ms() - last_sent_ms) / 1000
+
+    def _wait_to_settle(self, last_sent_ms: int, too_late: CloudError) -> None:
+        """Sleep until a send has settled, or raise too_late if that leaves no time to act."""
+        wait = self._settle_wait(last_sent_ms)
+        if wait <= 0:
+            return
+        if wait > self._p.deadline.remaining() - RESUBMIT_RESERVE_SECONDS:
+            raise too_late
+        self._p.sleep(wait)
 
     def _note(self, status: str, task_no: str, api_request_id: str, adopted: bool) -> None:
         """The TaskNo is claimed for the request, then goes into its record. A store failure here
         must not lose it: it is logged at ERROR with the TaskNo, and the request goes on to
         publish. The claim comes first and on its own: while a task is unclaimed, another
         request's reconciliation could take it (the marker stays up until it is claimed)."""
-        self._claimed = bool(self._store_step(lambda: self._p.store.claim_task(task_no, self._key, self._ttl_ms),
-                                              task_no))
+        self._claimed = bool(store_write(lambda: self._p.store.claim_task(task_no, self._key, self._ttl_ms),
+                                         {**self._log, "task_no": task_no}))
         changes = {"status": status, "task_no": task_no, "api_request_id": api_request_id,
                    "adopted": str(int(adopted))}
-        if self._store_step(lambda: self._p.store.update(self._key, self._owner, changes, self._ttl_ms),
-                            task_no) is False:
+        if store_write(lambda: self._p.store.update(self._key, self._owner, changes, self._ttl_ms),
+                       {**self._log, "task_no": task_no}) is False:
             # The lease lapsed (an invocation that overran): the claim still ties the task to the
             # request, so its next delivery adopts it instead of sending again.
             logger.error("Idempotency record no longer held", extra={**self._log, "task_no": task_no})
 
-    def _store_step(self, step, task_no: str) -> Optional[bool]:
-        """One store write once a task exists: its answer, or None (logged with the TaskNo)."""
-        try:
-            return step()
-        except StoreError as error:
-            logger.error("Idempotency store failed", extra={**self._log, "task_no": task_no, "store_error": str(error)})
-            return None
 
-
-def _marker_key(raw: str) -> Optional[str]:
+def store_write(step: Callable[[], T], log: dict) -> Optional[T]:
+    """A store write that must not stop the request (a task may exist): its answer, or None
+    when the store failed, logged at ERROR with log's fields (the TaskNo, when there is one)."""
     try:
-        return UnsettledSend.decode(raw).key
+        return step()
+    except StoreError as error:
+        logger.error("Idempotency store failed", extra={**log, "store_error": str(error)})
+        return None
+
+
+def _decoded(raw: Optional[str]) -> Optional[UnsettledSend]:
+    """The marker, or None when there is none or it cannot be read."""
+    if raw is None:
+        return None
+    try:
+        return UnsettledSend.decode(raw)
     except (ValueError, TypeError, OverflowError):
         return None
