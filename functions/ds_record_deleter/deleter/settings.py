@@ -9,7 +9,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, List, Mapping, Optional, Tuple, TypeVar
 
-from .deletion_request import InvalidRequest, normalise_domain
+from cloud.domain_api import DEFAULT_ENDPOINT, DEFAULT_VERSION, SIGNATURE_VERSIONS
+
+from .deletion_request import LANGS, InvalidRequest, normalise_domain
 
 T = TypeVar("T")
 
@@ -25,8 +27,8 @@ class ConfigurationError(Exception):
 @dataclass(frozen=True)
 class Settings:
     notify_topic: str
-    domain_api_endpoint: str = "https://domain.aliyuncs.com"
-    domain_api_version: str = "2018-01-29"
+    domain_api_endpoint: str = DEFAULT_ENDPOINT
+    domain_api_version: str = DEFAULT_VERSION
     domain_api_signature: str = "v3"
     mns_endpoint: Optional[str] = None
     default_lang: str = "en"
@@ -58,9 +60,9 @@ class Settings:
                                             "must be a host name or an http(s):// URL"),
             domain_api_version=reader.text("DOMAIN_API_VERSION", cls.domain_api_version, API_VERSION,
                                            "must be an API version like 2018-01-29"),
-            domain_api_signature=reader.choice("DOMAIN_API_SIGNATURE", cls.domain_api_signature, ("v3", "v1")),
+            domain_api_signature=reader.choice("DOMAIN_API_SIGNATURE", cls.domain_api_signature, SIGNATURE_VERSIONS),
             mns_endpoint=reader.text("MNS_ENDPOINT", None, _URL, "must be an http(s):// URL", required=False),
-            default_lang=reader.choice("DEFAULT_LANG", cls.default_lang, ("en", "zh")),
+            default_lang=reader.choice("DEFAULT_LANG", cls.default_lang, LANGS),
             max_concurrency=reader.number("MAX_CONCURRENCY", cls.max_concurrency, int, 1, 64),
             log_level=reader.choice("LOG_LEVEL", cls.log_level, LOG_LEVELS, transform=str.upper),
             connect_timeout_seconds=reader.number("CONNECT_TIMEOUT_SECONDS", cls.connect_timeout_seconds,
