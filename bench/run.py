@@ -26,15 +26,15 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "functions" / "ds_record_deleter")]
+sys.path.insert(0, str(ROOT))  # local/ makes the function's package importable itself
 
+from local.emulator.credentials import Credential  # noqa: E402
 from local.emulator.seed import load_seed  # noqa: E402
-from local.package import REQUIREMENTS, build, write_zip  # noqa: E402
+from local.package import FUNCTION_DIR, REQUIREMENTS, build, write_zip  # noqa: E402
 
 ENVS = ROOT / "build" / "bench-envs"
 SDK_PACKAGES = ("alibabacloud-domain20180129==5.1.1", "alibabacloud-tea-openapi==0.4.6", "aliyun-mns-sdk==1.3.0")
 BENCH_DOMAINS = 3000
-FUNCTION_DIR = ROOT / "functions" / "ds_record_deleter"
 GOALS = {
     "cold_import_ratio": ("cold import <= 0.40x the SDK stack's", lambda r: r <= 0.40),
     "rss_after_import_ratio": ("memory after import <= 0.50x", lambda r: r <= 0.50),
@@ -70,7 +70,7 @@ def prepare_stacks() -> dict:
     return {"ours": f"{FUNCTION_DIR}{os.pathsep}{ours}", "sdk": str(sdk)}
 
 
-def sizes(quick: bool) -> dict:
+def sizes() -> dict:
     built = build(ROOT / "build")
     ours = built["function.zip"] + built["layer.zip"]
     sdk_dir = pip_install(ENVS / "sdk-cp310", "--only-binary=:all:", "--platform", "manylinux2014_x86_64",
@@ -95,11 +95,11 @@ class Emulator:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.credentials = next(c for c in seed["credentials"] if "SecurityToken" in c and "Expired" not in c["AccessKeyId"])
+        credentials = [Credential.from_dict(c) for c in seed["credentials"]]
+        self.credentials = next(c.as_dict() for c in credentials if c.is_sts and not c.is_expired(time.time()))
         self._process = subprocess.Popen(
             [sys.executable, "-m", "local.emulator", "--port", str(self.port), "--seed", self._seed.name,
-             "--task-delays", "0,0"], cwd=ROOT, stdout=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": f"{FUNCTION_DIR}{os.pathsep}{ROOT}"})
+             "--task-delays", "0,0"], cwd=ROOT, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -194,7 +194,7 @@ def measure(bench: Bench, quick: bool) -> dict:
             "requests_per_second": result["requests_per_second"],
             "memory_per_request_kb": (result["peak_rss_kb"] - result["rss_before_batches_kb"]) / size,
             "peak_rss_kb": result["peak_rss_kb"]}
-    figures["size"] = sizes(quick)
+    figures["size"] = sizes()
     return figures
 
 

@@ -18,12 +18,13 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-import requests
 
 from cloud.credentials import Credentials
 from cloud.errors import CloudError
 from cloud.http import new_session
 from cloud.mns import MnsClient
+from local.emulator import Emulator
+from local.emulator.mns_state import QUEUE_ENDPOINT
 from local.runtime import LocalCloud, invoke, start_local_cloud
 
 MAX_REQUEST_BYTES = 1024 * 1024  # the function itself refuses more than 64 KiB; this only guards the server
@@ -169,12 +170,12 @@ def make_handler(cloud: LocalCloud, port: int) -> type:
     return TriggerHandler
 
 
-def subscribed_queue(emulator_url: str, topic: str) -> Optional[str]:
-    """The queue subscribed to the topic, from the emulator's state (None if there is none)."""
-    state = requests.get(f"{emulator_url}/__emulator__/state", timeout=5).json()
-    for subscription in state.get("subscriptions", []):
-        if subscription.get("TopicName") == topic:
-            return str(subscription.get("Endpoint", "")).rpartition("queues/")[2] or None
+def subscribed_queue(emulator: Emulator, topic: str) -> Optional[str]:
+    """The queue subscribed to the topic in the embedded emulator's state (None if there is none)."""
+    for subscription in emulator.snapshot().get("subscriptions", []):
+        match = QUEUE_ENDPOINT.match(str(subscription.get("Endpoint", "")))
+        if subscription.get("TopicName") == topic and match:
+            return match.group(3)
     return None
 
 
@@ -209,7 +210,7 @@ def main() -> int:
     server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(cloud, port))
     stop = threading.Event()
     topic = os.environ["NOTIFY_TOPIC"]
-    queue = subscribed_queue(cloud.emulator.url, topic)
+    queue = subscribed_queue(cloud.emulator, topic)
     if queue:
         threading.Thread(target=print_notifications, args=(cloud, queue, stop), daemon=True).start()
     print(f"Emulator (Domain API + MNS) on {cloud.emulator.url}; its state: {cloud.emulator.url}/__emulator__/state")

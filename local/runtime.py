@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Optional
 
 from local.emulator import Emulator
@@ -61,9 +61,12 @@ class LocalCloud:
     region: str
     credentials: Optional[FcCredentials]
     emulator: Optional[Emulator] = None
+    initialized: bool = False  # FC calls the initializer once per instance
 
-    def context(self) -> FcContext:
-        return new_context(self.account_id, self.region, self.credentials)
+    def context(self, timeout_seconds: Optional[int] = None) -> FcContext:
+        """A new invocation's context; timeout_seconds is the function's (FC's default is 60)."""
+        context = new_context(self.account_id, self.region, self.credentials)
+        return context if timeout_seconds is None else replace(context, function=FcFunction(timeout=timeout_seconds))
 
     def stop(self) -> None:
         if self.emulator is not None:
@@ -102,12 +105,15 @@ def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0) -> LocalC
     return LocalCloud(emulator.account_id, emulator.region, credentials, emulator)
 
 
-def invoke(event: bytes, cloud: LocalCloud) -> Any:
-    """One invocation the way FC makes it: initialize once, then the handler with bytes."""
+def invoke(event: bytes, cloud: LocalCloud, timeout_seconds: Optional[int] = None) -> Any:
+    """One invocation the way FC makes it: the initializer on the instance's first, then the
+    handler with bytes."""
     import index  # imported late: the settings must see the environment prepared above
 
-    context = cloud.context()
-    index.initialize(context)
+    context = cloud.context(timeout_seconds)
+    if not cloud.initialized:
+        index.initialize(context)
+        cloud.initialized = True
     return index.handler(event, context)
 
 

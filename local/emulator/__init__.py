@@ -9,7 +9,6 @@ signatures), MNS on /topics/... and /queues/..., the control API on /__emulator_
 requests, faults, reset, domains, settings, credentials; see admin.py). Fault rules are
 described in faults.py; the command line is `python -m local.emulator --help`.
 """
-from .credentials import DEFAULT_CREDENTIALS
 from .emulator import Emulator
 
-__all__ = ["Emulator", "DEFAULT_CREDENTIALS"]
+__all__ = ["Emulator"]

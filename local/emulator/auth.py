@@ -107,10 +107,14 @@ def form_params(request: HttpRequest) -> Dict[str, str]:
     return dict(parse_qsl(request.body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
-def claimed_domain_identity(request: HttpRequest) -> tuple:
+def request_params(request: HttpRequest) -> Dict[str, str]:
+    """A Domain API call's parameters: the form body's, then the query's (which win)."""
+    return {**form_params(request), **request.query}
+
+
+def claimed_domain_identity(request: HttpRequest, params: Dict[str, str]) -> tuple:
     """(AccessKeyId, Action) as the request states them, before anything is verified."""
     parsed = signing.parse_acs3_authorization(request.headers.get("authorization", "")) or {}
-    params = {**form_params(request), **request.query}
     access_key_id = parsed.get("Credential") or params.get("AccessKeyId")
     action = request.headers.get("x-acs-action") if "authorization" in request.headers else params.get("Action")
     return access_key_id, action
@@ -148,14 +152,18 @@ def _check_nonce(nonces: NonceCache, access_key_id: str, nonce: str) -> None:
 
 
 def authenticate_domain(
-    request: HttpRequest, store: CredentialStore, nonces: NonceCache, now: float
+    request: HttpRequest, store: CredentialStore, nonces: NonceCache, now: float,
+    params: Optional[Dict[str, str]] = None,
 ) -> DomainCall:
+    """The verified call; params are request_params(request), when the caller has them already."""
+    params = request_params(request) if params is None else params
     if "authorization" in request.headers:
-        return _authenticate_v3(request, store, nonces, now)
-    return _authenticate_v1(request, store, nonces, now)
+        return _authenticate_v3(request, params, store, nonces, now)
+    return _authenticate_v1(request, params, store, nonces, now)
 
 
-def _authenticate_v3(request: HttpRequest, store: CredentialStore, nonces: NonceCache, now: float) -> DomainCall:
+def _authenticate_v3(request: HttpRequest, params: Dict[str, str], store: CredentialStore, nonces: NonceCache,
+                     now: float) -> DomainCall:
     headers = request.headers
     authorization = signing.parse_acs3_authorization(headers["authorization"])
     if authorization is None:
@@ -186,12 +194,12 @@ def _authenticate_v3(request: HttpRequest, store: CredentialStore, nonces: Nonce
     _check_nonce(nonces, credential.access_key_id, headers["x-acs-signature-nonce"])
     return DomainCall(
         style="V3", access_key_id=credential.access_key_id, action=headers["x-acs-action"],
-        version=headers["x-acs-version"], params={**form_params(request), **request.query},
+        version=headers["x-acs-version"], params=params,
     )
 
 
-def _authenticate_v1(request: HttpRequest, store: CredentialStore, nonces: NonceCache, now: float) -> DomainCall:
-    params = {**form_params(request), **request.query}
+def _authenticate_v1(request: HttpRequest, params: Dict[str, str], store: CredentialStore, nonces: NonceCache,
+                     now: float) -> DomainCall:
     for name in V1_SIGNATURE_PARAMS:
         if not params.get(name):
             raise _incomplete(f"The parameter {name} is missing.")

@@ -1,11 +1,11 @@
 """AccessKey pairs and STS triples the emulator accepts, and what is wrong with a given token."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Dict, Iterable, List, Optional
 
-from .seed import load_seed
 
 STS_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -47,9 +47,12 @@ class Credential:
     def is_sts(self) -> bool:
         return self.security_token is not None
 
+    @functools.cached_property
+    def _expires_at(self) -> Optional[float]:  # parsed once: checked on every STS call
+        return _epoch(self.expiration)
+
     def is_expired(self, now: float) -> bool:
-        expires = _epoch(self.expiration)
-        return expires is not None and now >= expires
+        return self._expires_at is not None and now >= self._expires_at
 
     def token_problem(self, token: Optional[str], now: float) -> Optional[str]:
         """None when the token fits this key, else 'missing', 'mismatch' or 'expired'."""
@@ -73,6 +76,3 @@ class CredentialStore:
 
     def all(self) -> List[Credential]:
         return list(self._by_id.values())
-
-
-DEFAULT_CREDENTIALS: List[Dict[str, str]] = load_seed()["credentials"]

@@ -11,7 +11,7 @@ import uuid
 from typing import Any, Dict, List, Optional
 
 from . import domain_params
-from .auth import NonceCache, authenticate_domain, claimed_domain_identity
+from .auth import NonceCache, authenticate_domain, claimed_domain_identity, request_params
 from .credentials import CredentialStore
 from .domain_state import ADD_TASK, DELETE_TASK, DSRecord
 from .errors import ApiError
@@ -63,9 +63,10 @@ class DomainService:
     def handle(self, request: HttpRequest, record: CallRecord) -> Reply:
         request_id = new_request_id()
         host = request.headers.get("host", "")
-        record.access_key_id, record.action = claimed_domain_identity(request)
+        given = request_params(request)
+        record.access_key_id, record.action = claimed_domain_identity(request, given)
         try:
-            call = authenticate_domain(request, self.credentials, self.nonces, self.state.clock())
+            call = authenticate_domain(request, self.credentials, self.nonces, self.state.clock(), given)
             domain_params.check_action(call.action, call.version)
             params = domain_params.validate(call.action, call.params)
         except ApiError as error:

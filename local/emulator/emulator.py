@@ -56,9 +56,10 @@ class Emulator:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            self._server.shutdown()  # returns once serve_forever has: the thread is ending
             self._server.server_close()
-            self._server = None
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
 
     def __enter__(self) -> "Emulator":
         return self.start()

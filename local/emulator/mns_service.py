@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 from urllib.parse import unquote
 
+from cloud import signing
+
 from .auth import authenticate_mns, claimed_mns_access_key_id
 from .credentials import CredentialStore
+from .domain_params import INTEGER
 from .errors import ApiError
 from .faults import FaultInjector, fault_error, run_with_faults
 from .http_types import CallRecord, HttpRequest, Reply
@@ -43,7 +46,7 @@ def invalid_argument(name: str, low: int, high: int, unit: str = "") -> ApiError
 def integer_argument(value: Optional[str], name: str, low: int, high: int, default: int, unit: str = "") -> int:
     if value is None or value == "":
         return default
-    if not re.match(r"^-?[0-9]+$", value) or not low <= int(value) <= high:
+    if not INTEGER.match(value) or not low <= int(value) <= high:
         raise invalid_argument(name, low, high, unit)
     return int(value)
 
@@ -53,9 +56,8 @@ def check_content_md5(request: HttpRequest) -> None:
     given = request.headers.get("content-md5")
     if given is None:
         return
-    digest = hashlib.md5(request.body)
-    accepted = {base64.b64encode(digest.hexdigest().encode("ascii")).decode("ascii"),
-                base64.b64encode(digest.digest()).decode("ascii")}
+    accepted = {signing.mns_content_md5(request.body),
+                base64.b64encode(hashlib.md5(request.body).digest()).decode("ascii")}
     if given.strip() not in accepted:
         raise ApiError(400, "InvalidDegist", "The Content-MD5 you specified is invalid.")
 

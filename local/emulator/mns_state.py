@@ -6,7 +6,6 @@ and receiving (for the queue's VisibilityTimeout) both push visible_at into the 
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
@@ -14,16 +13,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
+from cloud.mns import body_md5
+
 from .errors import ApiError
 from .mns_xml import render_xml
 
 MAX_MESSAGE_BYTES = 65536
 DEFAULT_PRIORITY = 8
 QUEUE_ENDPOINT = re.compile(r"^acs:mns:([^:]+):([^:]+):queues/([^/]+)$")
-
-
-def body_md5(body: str) -> str:
-    return hashlib.md5(body.encode("utf-8")).hexdigest().upper()
 
 
 def queue_not_exist() -> ApiError:

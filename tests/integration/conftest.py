@@ -1,7 +1,6 @@
 """The function, invoked as FC would, against the emulator over HTTP."""
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import time
@@ -13,7 +12,7 @@ import pytest
 
 import index
 from deleter.log import logger
-from local.runtime import FcCredentials, FcFunction, LocalCloud, invoke
+from local.runtime import FcCredentials, LocalCloud, invoke
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SCHEMA = json.loads((Path(index.__file__).parent / "deleter" / "notification.schema.json").read_text())
@@ -39,11 +38,7 @@ class FunctionHarness:
     def invoke(self, event: Any, timeout_seconds: int = None) -> Any:
         """One invocation; timeout_seconds is the function's timeout (FC's default is 60)."""
         raw = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
-        if timeout_seconds is None:
-            return invoke(raw, self.cloud)
-        context = dataclasses.replace(self.cloud.context(), function=FcFunction(timeout=timeout_seconds))
-        index.initialize(context)
-        return index.handler(raw, context)
+        return invoke(raw, self.cloud, timeout_seconds)
 
     def invoke_sample(self, name: str) -> Any:
         return invoke((EVENTS / name).read_bytes(), self.cloud)

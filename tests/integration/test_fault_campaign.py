@@ -9,7 +9,6 @@ instance, once with Redis and two instances consuming the same queue.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import os
 import random
@@ -21,7 +20,6 @@ import pytest
 
 import index
 from deleter.settings import Settings
-from local.runtime import FcFunction
 from triggers.common import RedeliveryRequired
 from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 from wiring import FunctionInstance
@@ -152,7 +150,7 @@ def check_and_report(name: str, emulator, requests: List[dict], figures: dict, s
 
 
 def context_with(function_harness, timeout: int = FUNCTION_TIMEOUT_SECONDS):
-    return dataclasses.replace(function_harness.cloud.context(), function=FcFunction(timeout=timeout))
+    return function_harness.cloud.context(timeout)
 
 
 @pytest.fixture

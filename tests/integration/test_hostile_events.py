@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import dataclasses
 import json
 import math
 import os
@@ -50,7 +49,6 @@ from hypothesis.control import currently_in_test_context
 import index
 from deleter.deletion_request import FIELDS, parse_deletion_request
 from deleter.settings import Settings
-from local.runtime import FcFunction
 from triggers.common import RedeliveryRequired
 from triggers.webhook import sign
 from wiring import FunctionInstance
@@ -122,8 +120,7 @@ class Runner:
             instance.session.close()
 
     def call(self, event: Any, as_object: bool) -> Any:
-        context = dataclasses.replace(self.function.cloud.context(),
-                                      function=FcFunction(timeout=FUNCTION_TIMEOUT_SECONDS))
+        context = self.function.cloud.context(FUNCTION_TIMEOUT_SECONDS)
         self.request_id = context.request_id
         try:
             if as_object:

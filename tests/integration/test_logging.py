@@ -111,7 +111,8 @@ def test_a_refused_webhook_call_says_why_in_the_log_only(function, json_logs, mo
 def test_a_misconfigured_function_logs_under_the_invocations_own_id(function, json_logs, monkeypatch):
     function.invoke_sample("http_post.json")
     monkeypatch.setenv("MAX_CONCURRENCY", "lots")
-    monkeypatch.setattr(index, "_instance", None)
+    monkeypatch.setattr(index, "_instance", None)  # a new instance, so FC runs the initializer again:
+    function.cloud.initialized = False
     answer = function.invoke(http_event(json.dumps(REQUEST), request_id="1-misconfigured"))
     assert answer["statusCode"] == 500
     initialized, handled = [line for line in log_lines(json_logs.getvalue()) if line["level"] == "ERROR"]

@@ -53,7 +53,8 @@ def body_md5(body: str) -> str:
     return hashlib.md5(body.encode("utf-8")).hexdigest().upper()
 
 
-def _message_xml(body: str, **fields: Optional[object]) -> bytes:
+def message_xml(body: str, **fields: Optional[object]) -> bytes:
+    """<Message> as the MNS SDKs send it: MessageBody first, then the fields that are set."""
     extra = "".join(f"<{name}>{escape(str(value))}</{name}>" for name, value in fields.items() if value is not None)
     return (
         f'<?xml version="1.0" encoding="utf-8"?><Message xmlns="{NAMESPACE}">'
@@ -92,7 +93,7 @@ class MnsClient:
         if tag is not None and not 1 <= len(tag) <= 16:
             raise ValueError("a MessageTag has 1 to 16 characters")
         fields = self._call("POST", f"/topics/{quote(topic, safe='')}/messages", "PublishMessage",
-                            _message_xml(body, MessageTag=tag), mutating=True)
+                            message_xml(body, MessageTag=tag), mutating=True)
         return SentMessage(fields.get("MessageId", ""), fields.get("MessageBodyMD5", ""))
 
     def send(self, queue: str, body: str, delay_seconds: Optional[int] = None) -> SentMessage:
@@ -101,7 +102,7 @@ class MnsClient:
         if delay_seconds is not None and not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
             raise ValueError(f"DelaySeconds must be 0..{MAX_DELAY_SECONDS}")
         fields = self._call("POST", f"/queues/{quote(queue, safe='')}/messages", "SendMessage",
-                            _message_xml(body, DelaySeconds=delay_seconds), mutating=True)
+                            message_xml(body, DelaySeconds=delay_seconds), mutating=True)
         return SentMessage(fields.get("MessageId", ""), fields.get("MessageBodyMD5", ""))
 
     def receive(self, queue: str, wait_seconds: int = 0) -> Optional[ReceivedMessage]:
