@@ -151,7 +151,7 @@ def test_a_crashed_instances_record_is_taken_over_after_its_lease_and_reconciled
     from deleter.source import MNS_QUEUE, Source
 
     request = parse_deletion_request({"DomainName": "example.com", "KeyTag": 2371})
-    key = idempotency_key(request, Source(MNS_QUEUE, "C6DB60D1574661357FA227277445****"))
+    key = idempotency_key(request, Source(MNS_QUEUE, "C6DB60D1574661357FA227277445****", survives_redelivery=True))
     store = index._current_instance().store
     now = int(time.time() * 1000)
     assert store.acquire(key, "dead-instance", fingerprint(request), now + 50, now, 60_000).acquired
@@ -181,7 +181,7 @@ def test_a_live_lease_is_respected(function):
     from deleter.source import MNS_QUEUE, Source
 
     request = parse_deletion_request({"DomainName": "example.com", "KeyTag": 2371})
-    key = idempotency_key(request, Source(MNS_QUEUE, "C6DB60D1574661357FA227277445****"))
+    key = idempotency_key(request, Source(MNS_QUEUE, "C6DB60D1574661357FA227277445****", survives_redelivery=True))
     now = int(time.time() * 1000)
     index._current_instance().store.acquire(key, "busy-instance", fingerprint(request), now + 60_000, now, 60_000)
     with pytest.raises(RedeliveryRequired):
@@ -388,3 +388,24 @@ def test_a_marker_left_behind_by_a_finished_request_is_cleared_without_alarm(fun
     [found] = [line for line in lines if line["message"].startswith("Task of an earlier request found")]
     assert (found["level"], found["task_no"]) == ("INFO", a["TaskNo"])
     assert [line for line in lines if line["level"] == "ERROR"] == []
+
+
+def test_a_topic_stream_message_delivered_twice_makes_one_task(function):
+    """A STREAM body carries no message id: the invocation's id changes with a redelivery, so the
+    request is keyed by its content, as a direct invoke is."""
+    first = function.invoke_sample("mns_topic_stream_attrs.json")["Results"]
+    again = function.invoke_sample("mns_topic_stream_attrs.json")["Results"]
+    assert again[0]["TaskNo"] == first[0]["TaskNo"] and again[0]["Replayed"] is True
+    assert len(function.tasks("xn--bcher-kva.com")) == 1 and len(function.domain_api_calls(SAVE)) == 1
+
+
+def test_queue_messages_without_ids_are_keyed_by_content_not_by_position(function):
+    def batch(request: dict) -> list:
+        return [{"source": "MNS-requests", "type": "mns:Queue:SendMessage", "data": {"messageBody": json.dumps(request)}}]
+
+    first = function.invoke(batch({"DomainName": "example.org", "KeyTag": 12345}))["Results"]
+    other = function.invoke(batch({"DomainName": "example.net", "KeyTag": 31589}))["Results"]
+    again = function.invoke(batch({"DomainName": "example.org", "KeyTag": 12345}))["Results"]
+    assert [r["Status"] for r in first + other] == ["SUBMITTED", "SUBMITTED"]  # no IdempotencyKeyReused
+    assert again[0]["TaskNo"] == first[0]["TaskNo"] and again[0]["Replayed"] is True
+    assert len(function.tasks()) == 2

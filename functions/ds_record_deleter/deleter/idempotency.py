@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Dict, Optional, Protocol, Tuple
 
 from .deletion_request import DeletionRequest
-from .source import MNS_QUEUE, MNS_TOPIC, TIMER, Source
+from .source import Source
 
 IN_PROGRESS = "IN_PROGRESS"
 SUBMITTED = "SUBMITTED"
@@ -37,16 +37,14 @@ def unpublished_ttl_ms(idempotency_ttl_seconds: int) -> int:
     """How long a record, claim or marker that may stand for an unpublished TaskNo is kept."""
     return max(idempotency_ttl_seconds, UNPUBLISHED_TTL_SECONDS) * 1000
 
-# Deliveries whose id survives a redelivery (a direct invoke's or webhook's id does not).
-STABLE_SOURCES = (MNS_QUEUE, MNS_TOPIC, TIMER)
-
-
 def fingerprint(request: DeletionRequest) -> str:
     return f"{request.domain_name}|{request.key_tag}"
 
 
 def stable_source_key(source: Source) -> Optional[str]:
-    return f"src:{source.trigger}:{source.id}" if source.trigger in STABLE_SOURCES else None
+    """The delivery's own key, when its id comes again with a redelivery (a webhook's request id,
+    a direct invoke's, a topic STREAM message's invocation id do not)."""
+    return f"src:{source.trigger}:{source.id}" if source.survives_redelivery else None
 
 
 def idempotency_key(request: DeletionRequest, source: Source) -> str:

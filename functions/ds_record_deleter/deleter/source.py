@@ -17,6 +17,9 @@ DIRECT = "direct"
 class Source:
     trigger: str
     id: str  # the message id, the HTTP request id, or the invocation's request id
+    # The id is the delivery's own (a queue's or topic's message id, a timer's name and time),
+    # so a redelivery carries it again: it can key the request's idempotency record.
+    survives_redelivery: bool = False
 
     @property
     def caller_sees_answer(self) -> bool:

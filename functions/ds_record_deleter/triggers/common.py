@@ -159,7 +159,8 @@ def requests_in(value: Any, source: Source, max_batch: int, client_ip: Optional[
     if isinstance(value, list) and not value:  # answered and published like any invalid request
         return [problem_item(InvalidRequest("InvalidRequest", None, "The array of requests is empty"), source)]
     if isinstance(value, list):
-        return [IncomingRequest(item, Source(source.trigger, f"{source.id}#{index}"), client_ip)
+        return [IncomingRequest(item, Source(source.trigger, f"{source.id}#{index}", source.survives_redelivery),
+                                client_ip)
                 for index, item in enumerate(value)]
     return [IncomingRequest(value, source, client_ip)]
 

@@ -19,19 +19,22 @@ def _data(cloud_event: dict) -> dict:
     return cloud_event.get("data") if isinstance(cloud_event.get("data"), dict) else {}
 
 
-def _message_id(cloud_event: dict, position: int) -> str:
-    return str(_data(cloud_event).get("messageId") or cloud_event.get("id") or "") or f"message-{position}"
+def _source(cloud_event: dict, position: int) -> Source:
+    """Where the message came from: its id, or (a message without one) its position, which a
+    redelivery does not keep, so the request is then keyed by its content."""
+    own_id = str(_data(cloud_event).get("messageId") or cloud_event.get("id") or "")
+    return Source(MNS_QUEUE, own_id or f"message-{position}", survives_redelivery=bool(own_id))
 
 
 def correlation_id(event: list, context: Any) -> str:
     """One message: its id; several: the invocation's request id."""
-    return _message_id(event[0], 0) if len(event) == 1 else str(getattr(context, "request_id", "") or "-")
+    return _source(event[0], 0).id if len(event) == 1 else str(getattr(context, "request_id", "") or "-")
 
 
 def delivery(event: list, context: Any, options: TriggerOptions) -> Delivery:
     items = [item for position, cloud_event in enumerate(event)
              for item in requests_or_problem(lambda: decode_message_body(_data(cloud_event).get("messageBody")),
-                                             Source(MNS_QUEUE, _message_id(cloud_event, position)),
+                                             _source(cloud_event, position),
                                              options.max_batch)]
     return Delivery(items)
 

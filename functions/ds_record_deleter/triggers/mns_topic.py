@@ -18,15 +18,19 @@ def matches(event: Any) -> bool:
     return json_format or stream_with_attributes
 
 
+def _message_id(event: dict) -> str:
+    """The topic message's id (JSON format); a STREAM event carries none."""
+    return str(event.get("MessageId") or "") if "Message" in event else ""
+
+
 def correlation_id(event: dict, context: Any) -> str:
-    """The topic message's id (JSON format); a STREAM event carries none: the invocation's."""
-    message_id = str(event.get("MessageId") or "") if "Message" in event else ""
-    return message_id or str(getattr(context, "request_id", "") or "-")
+    return _message_id(event) or str(getattr(context, "request_id", "") or "-")
 
 
 def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
     body = event.get("Message") if "Message" in event else event.get("body")
-    source = Source(MNS_TOPIC, correlation_id(event, context))
+    # Without a message id, a redelivery is keyed like a direct invoke: by the request itself.
+    source = Source(MNS_TOPIC, correlation_id(event, context), survives_redelivery=bool(_message_id(event)))
     return Delivery(requests_or_problem(lambda: decode_message_body(body), source, options.max_batch))
 
 

@@ -25,7 +25,7 @@ def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
                                  "payload is required: the timer must carry a request or an array of them")
         return parse_json(payload, "The timer's payload")
 
-    return Delivery(requests_or_problem(read, Source(TIMER, correlation_id(event, context)), options.max_batch))
+    return Delivery(requests_or_problem(read, Source(TIMER, correlation_id(event, context), survives_redelivery=True), options.max_batch))
 
 
 answer = summary_answer
