@@ -75,3 +75,16 @@ def test_the_same_inputs_give_the_same_zip(built, tmp_path):
     build(tmp_path)
     for name in ("function.zip", "layer.zip"):
         assert (tmp_path / name).read_bytes() == (built / name).read_bytes()
+
+
+def test_the_layer_is_resolved_for_the_runtime_not_for_this_machine(monkeypatch, tmp_path):
+    # Today's pinned requirements are all pure Python, so the built layer alone cannot show a
+    # wrong target: what pip is asked for can (this machine runs 3.11; FC runs python3.10).
+    import local.package as package
+    calls = []
+    monkeypatch.setattr(package.subprocess, "run", lambda command, **options: calls.append(command))
+    package.install_layer(tmp_path)
+    [command] = calls
+    pairs = list(zip(command, command[1:]))
+    assert ("--python-version", "3.10") in pairs and ("--implementation", "cp") in pairs
+    assert ("--platform", "manylinux2014_x86_64") in pairs and "--only-binary=:all:" in command

@@ -108,7 +108,9 @@ def test_head_gets_the_functions_405_headers_without_a_body(trigger):
     assert (status, headers["Allow"], headers["Content-Type"]) == (405, "POST", "application/json")
     assert body == b"" and int(headers["Content-Length"]) > 0
     connection.request("GET", "/")  # no stray body on the connection
-    assert answer_of(connection)[0] == 405
+    get_status, get_headers, get_body = answer_of(connection)
+    assert get_status == 405
+    assert int(headers["Content-Length"]) == int(get_headers["Content-Length"]) == len(get_body)  # HEAD: GET's headers
     connection.close()
 
 

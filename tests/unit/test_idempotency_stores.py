@@ -44,7 +44,14 @@ class Backend:
 def backend(request) -> Backend:
     if request.param == "memory":
         offset = [0]
-        store = InMemoryStore(clock_ms=lambda: int(time.time() * 1000) + offset[0])
+
+        def clock_ms() -> int:
+            # The store reads its clock between looking and writing: yielding there lets racing
+            # threads interleave, so the race tests fail for a store without its lock.
+            time.sleep(0.0005)
+            return int(time.time() * 1000) + offset[0]
+
+        store = InMemoryStore(clock_ms=clock_ms)
         return Backend("memory", [store, store], lambda ms: offset.__setitem__(0, offset[0] + ms))
     url = request.getfixturevalue("redis_url")
     prefix = f"test:{uuid.uuid4().hex}:"  # the shared server: each test its own keys

@@ -58,3 +58,37 @@ def test_a_redis_url_the_client_cannot_use_is_a_configuration_error(url):
 def test_a_usable_redis_url_is_kept():
     assert Settings.from_environ({"NOTIFY_TOPIC": "n", "REDIS_URL": "rediss://:p%23w@tair.example:6380/2"}).redis_url \
         == "rediss://:p%23w@tair.example:6380/2"
+
+
+def test_the_readme_states_every_default_the_settings_use():
+    """Each numeric or literal default in README.md's configuration table is the one applied,
+    and every variable the settings read is in the table."""
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = {}
+    for names, default in re.findall(r"^\| (`[A-Z_]+`(?: / `[A-Z_]+`)?) \| ([^|]+) \|", table, re.M):
+        values = re.findall(r"`([^`]+)`", default)
+        for name, value in zip(re.findall(r"`([A-Z_]+)`", names), values or [None] * 2):
+            documented[name] = value
+    settings = Settings.from_environ({"NOTIFY_TOPIC": "n"})
+    applied = {
+        "DOMAIN_API_ENDPOINT": settings.domain_api_endpoint, "DOMAIN_API_VERSION": settings.domain_api_version,
+        "DOMAIN_API_SIGNATURE": settings.domain_api_signature, "DEFAULT_LANG": settings.default_lang,
+        "MAX_CONCURRENCY": settings.max_concurrency, "LOG_LEVEL": settings.log_level,
+        "CONNECT_TIMEOUT_SECONDS": settings.connect_timeout_seconds,
+        "READ_TIMEOUT_SECONDS": settings.read_timeout_seconds, "MAX_BATCH": settings.max_batch,
+        "IDEMPOTENCY_TTL_SECONDS": settings.idempotency_ttl_seconds,
+        "MAX_REQUESTS_PER_SECOND": settings.max_requests_per_second,
+        "DEADLINE_MARGIN_SECONDS": settings.deadline_margin_seconds,
+        "RETRY_BASE_DELAY_SECONDS": settings.retry_base_delay_seconds,
+        "RETRY_MAX_DELAY_SECONDS": settings.retry_max_delay_seconds,
+        "RECONCILE_SETTLE_SECONDS": settings.reconcile_settle_seconds,
+    }
+    for name, value in applied.items():
+        stated = documented[name]
+        assert (float(stated) == value) if isinstance(value, (int, float)) else (stated == value), name
+    source = (Path(__file__).resolve().parents[2] / "functions/ds_record_deleter/deleter/settings.py").read_text()
+    read = set(re.findall(r'reader\.\w+\("([A-Z_]+)"', source))
+    assert read <= set(documented), read - set(documented)

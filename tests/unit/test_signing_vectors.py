@@ -50,8 +50,11 @@ def test_v1_string_to_sign_and_signature(case):
 
 
 def test_v1_url_round_trips_to_the_same_parameters():
+    # The query our V1 client sends (domain_api: signing.canonical_query of the signed parameters)
+    # carries exactly what the SDK's URL carries.
     vector = VECTORS["domain_v1_rpc_hmac_sha1"]
     assert dict(parse_qsl(urlsplit(vector["url"]).query)) == vector["query"]
+    assert dict(parse_qsl(signing.canonical_query(vector["query"]))) == vector["query"]
 
 
 def test_mns_publish_content_md5_string_to_sign_and_authorization():
