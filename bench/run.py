@@ -126,30 +126,38 @@ class Emulator:
         os.unlink(self._seed.name)
 
 
+def probe_environ(url: str, credentials: dict) -> dict:
+    """What a probe process sees: the emulator at url, the STS credentials, nothing else."""
+    return {
+        "PATH": os.environ.get("PATH", ""), "NOTIFY_TOPIC": "ds-record-deleter-notifications",
+        "DOMAIN_API_ENDPOINT": url, "MNS_ENDPOINT": url,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": credentials["AccessKeySecret"],
+        "ALIBABA_CLOUD_SECURITY_TOKEN": credentials["SecurityToken"],
+        # Raw capacity: the production rate limit (20/s by default) would measure itself.
+        "MAX_REQUESTS_PER_SECOND": "0", "MAX_BATCH": "1000",
+    }
+
+
+def run_probe(paths: str, stack: str, kind: str, arguments, environ: dict) -> dict:
+    """One measurement in a fresh process (bench/probe.py) that can import only `paths`."""
+    completed = subprocess.run(
+        [sys.executable, "-S", "-E", str(ROOT / "bench" / "probe.py"), paths, stack, kind, *map(str, arguments)],
+        capture_output=True, text=True, env=environ, timeout=600)
+    if completed.returncode != 0:
+        raise RuntimeError(f"probe {stack} {kind} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
 class Bench:
     def __init__(self, emulator: Emulator, paths: dict) -> None:
         self.emulator = emulator
         self.paths = paths
-        credentials = emulator.credentials
-        self.environ = {
-            "PATH": os.environ.get("PATH", ""), "NOTIFY_TOPIC": "ds-record-deleter-notifications",
-            "DOMAIN_API_ENDPOINT": emulator.url, "MNS_ENDPOINT": emulator.url,
-            "ALIBABA_CLOUD_ACCESS_KEY_ID": credentials["AccessKeyId"],
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": credentials["AccessKeySecret"],
-            "ALIBABA_CLOUD_SECURITY_TOKEN": credentials["SecurityToken"],
-            # Raw capacity: the production rate limit (20/s by default) would measure itself.
-            "MAX_REQUESTS_PER_SECOND": "0", "MAX_BATCH": "1000",
-        }
+        self.environ = probe_environ(emulator.url, emulator.credentials)
 
     def probe(self, stack: str, kind: str, *arguments, faults=None, **environ) -> dict:
         self.emulator.reset(faults)
-        completed = subprocess.run(
-            [sys.executable, "-S", "-E", str(ROOT / "bench" / "probe.py"), self.paths[stack], stack, kind,
-             *map(str, arguments)],
-            capture_output=True, text=True, env={**self.environ, **environ}, timeout=600)
-        if completed.returncode != 0:
-            raise RuntimeError(f"probe {stack} {kind} failed:\n{completed.stderr[-3000:]}")
-        return json.loads(completed.stdout.strip().splitlines()[-1])
+        return run_probe(self.paths[stack], stack, kind, arguments, {**self.environ, **environ})
 
     def repeated(self, runs: int, stack: str, kind: str, *arguments, **options) -> list:
         return [self.probe(stack, kind, *arguments, **options) for _ in range(runs)]

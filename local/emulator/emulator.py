@@ -112,6 +112,13 @@ class Emulator:
         """Calls in flight per service now, and the most at once since the last reset."""
         return self.requests.stats()
 
+    def wait_idle(self, give_up_seconds: float = 10) -> None:
+        """Until no call is being served (a client that gave up on a call does not wait for it;
+        the emulator logs the call when it answers)."""
+        give_up = time.monotonic() + give_up_seconds
+        while any(self.stats()["in_flight"].values()) and time.monotonic() < give_up:
+            time.sleep(0.02)
+
     def set_faults(self, config: Optional[Dict[str, Any]]) -> None:
         self.faults.configure(config)
 

@@ -3,29 +3,18 @@ and the table and goals come out of its figures. No timing is asserted here (mak
 the figures; the goals there are not tests)."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 
-from bench.run import GOALS, evaluate, table
+from bench.run import GOALS, evaluate, probe_environ, run_probe, table
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def probe(emulator, *arguments: str) -> dict:
-    sts = emulator.sts_credentials
+def probe(emulator, stack: str, kind: str, *arguments: str) -> dict:
     paths = os.pathsep.join([str(ROOT / "functions" / "ds_record_deleter"), sysconfig.get_paths()["purelib"]])
-    environ = {"PATH": os.environ["PATH"], "NOTIFY_TOPIC": "ds-record-deleter-notifications",
-               "DOMAIN_API_ENDPOINT": emulator.url, "MNS_ENDPOINT": emulator.url, "MAX_REQUESTS_PER_SECOND": "0",
-               "ALIBABA_CLOUD_ACCESS_KEY_ID": sts["AccessKeyId"], "ALIBABA_CLOUD_ACCESS_KEY_SECRET": sts["AccessKeySecret"],
-               "ALIBABA_CLOUD_SECURITY_TOKEN": sts["SecurityToken"]}
-    completed = subprocess.run([sys.executable, "-S", "-E", str(ROOT / "bench" / "probe.py"), paths, *arguments],
-                               capture_output=True, text=True, env=environ, timeout=120)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    return json.loads(completed.stdout.splitlines()[-1])
+    return run_probe(paths, stack, kind, arguments, probe_environ(emulator.url, emulator.sts_credentials))
 
 
 def test_a_probe_measures_a_workload_through_the_handler(emulator):

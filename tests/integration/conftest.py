@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 from typing import Any, List
 
@@ -70,9 +69,7 @@ class FunctionHarness:
     def cloud_calls(self) -> List[dict]:
         """The emulator's request log, once calls still in flight (a client gave up on them, the
         emulator logs them when it answers) have ended."""
-        give_up = time.monotonic() + 10
-        while any(self.emulator.stats()["in_flight"].values()) and time.monotonic() < give_up:
-            time.sleep(0.02)
+        self.emulator.wait_idle()
         return self.emulator.request_log()
 
 
