@@ -15,13 +15,19 @@ sys.path[:0] = [path for path in sys.argv[1].split(os.pathsep) if path]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def rss_kb() -> int:
+def _status_kb(field: str) -> int:
     with open("/proc/self/status") as status:
-        return int(status.read().split("VmRSS:")[1].split()[0])
+        return int(status.read().split(f"{field}:")[1].split()[0])
+
+
+def rss_kb() -> int:
+    return _status_kb("VmRSS")
 
 
 def peak_rss_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """This program's own high-water mark. (getrusage's ru_maxrss survives exec on Linux, so it
+    would report the benchmark runner's size at the fork whenever that was larger.)"""
+    return _status_kb("VmHWM")
 
 
 def cpu_seconds() -> float:
