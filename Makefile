@@ -1,6 +1,9 @@
 # ds-record-deleter: every entry point a developer or CI needs. `make help` lists them.
 SHELL := /bin/bash
-PYTHON ?= python3
+# FC runs python3.10: the tests and the build use a 3.10 when one is found (on PATH, else pyenv's),
+# else python3 with a warning. CI insists on 3.10 (.ci/run).
+PYTHON ?= $(shell .ci/find-python310 2>/dev/null || command -v python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/functions/ds_record_deleter:$(CURDIR)
@@ -17,10 +20,13 @@ help:
 	@echo "make build     build/function.zip and build/layer.zip for FC (python3.10, manylinux x86_64)"
 	@echo "make bench     benchmarks against the official SDK stack; writes bench/results.json"
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-$(PYTHON_VERSION)
 
-$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
-	$(PYTHON) -m venv $(VENV)
+# One stamp per Python version: a .venv made by another Python is made again.
+$(VENV)/.installed-$(PYTHON_VERSION): requirements-dev.txt layers/deps/requirements.txt
+	@echo "Python for the tests and the build: $(PYTHON) (Python $(PYTHON_VERSION)$(if $(filter 3.10,$(PYTHON_VERSION)),, -- NOT 3.10, the version FC runs: install python3.10 or pyenv's 3.10))"
+	@test -n "$(PYTHON_VERSION)" || { echo "no usable Python found (tried python3.10, pyenv's 3.10, python3)"; exit 1; }
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
