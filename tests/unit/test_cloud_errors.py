@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from cloud.domain_api import RETRYABLE_CODES, UNKNOWN_OUTCOME_CODES
 from cloud.http import endpoint_url
-from cloud.errors import OutcomeUnknownError, PermanentError, RetryableError, classify, redact
+from cloud.errors import (DOMAIN_CODES, MNS_CODES, DeferredError, OutcomeUnknownError, PermanentError,
+                          RetryableError, classify, redact)
 
 
 @pytest.mark.parametrize("code, status, mutating, expected", [
@@ -18,15 +18,44 @@ from cloud.errors import OutcomeUnknownError, PermanentError, RetryableError, cl
     ("InternalError", 500, False, RetryableError),
     ("SomethingNew", 502, True, OutcomeUnknownError),
     ("SomethingNew", 503, True, RetryableError),
-    ("TooManyRequests", 429, True, RetryableError),
-    ("SignatureDoesNotMatch", 400, True, PermanentError),
-    ("InvalidTimeStamp.Expired", 400, True, PermanentError),
-    ("Forbidden.RAM", 403, True, PermanentError),
+    ("SomethingNew", 400, True, PermanentError),
     ("InvalidParameter", 400, False, PermanentError),
+    ("InvalidParameter.KeyTag", 400, True, PermanentError),
+    ("MissingParameter", 400, True, PermanentError),
+    # Nothing was processed, and only a later delivery can succeed: never final.
+    ("SignatureDoesNotMatch", 400, True, DeferredError),
+    ("InvalidTimeStamp.Expired", 400, True, DeferredError),
+    ("InvalidTimeStamp.Format", 400, True, DeferredError),
+    ("InvalidSecurityToken.Expired", 400, True, DeferredError),
+    ("InvalidSecurityToken.MismatchWithAccessKey", 400, True, DeferredError),
+    ("InvalidAccessKeyId.NotFound", 404, True, DeferredError),
+    ("Forbidden.RAM", 403, True, DeferredError),
 ])
-def test_classification_is_by_code(code, status, mutating, expected):
-    assert classify(code, status, retryable_codes=RETRYABLE_CODES, unknown_codes=UNKNOWN_OUTCOME_CODES,
-                    mutating=mutating) is expected
+def test_domain_api_classification_is_by_code(code, status, mutating, expected):
+    assert classify(code, status, rules=DOMAIN_CODES, mutating=mutating) is expected
+
+
+@pytest.mark.parametrize("code, status, expected", [
+    ("TooManyRequests", 429, RetryableError),
+    ("QpsLimitExceeded", 400, RetryableError),
+    ("InternalError", 500, OutcomeUnknownError),
+    ("AccessDenied", 403, DeferredError),
+    ("TimeExpired", 408, DeferredError),
+    ("TopicNotExist", 404, DeferredError),
+    ("MalformedXML", 400, PermanentError),
+])
+def test_mns_classification_is_by_code(code, status, expected):
+    assert classify(code, status, rules=MNS_CODES, mutating=True) is expected
+
+
+@pytest.mark.parametrize("status, mutating, expected", [
+    (429, True, RetryableError), (503, True, RetryableError),
+    (502, True, OutcomeUnknownError), (504, True, OutcomeUnknownError), (500, True, OutcomeUnknownError),
+    (502, False, RetryableError),
+    (403, True, DeferredError), (404, True, DeferredError),
+])
+def test_a_page_that_is_not_the_services_own_error_is_classified_by_its_status(status, mutating, expected):
+    assert classify(None, status, rules=DOMAIN_CODES, mutating=mutating) is expected
 
 
 def test_redaction_covers_raw_and_percent_encoded_forms():

@@ -17,16 +17,13 @@ import requests
 
 from . import signing
 from .credentials import Credentials
-from .errors import OutcomeUnknownError, RetryableError, classify, redact
+from .errors import DOMAIN_CODES, OutcomeUnknownError, RetryableError, classify, redact
 from .http import TimeLeft, Timeout, endpoint_url, retry_after_seconds, send, utc_now
 
 SERVICE = "Domain"
 DEFAULT_ENDPOINT = "https://domain.aliyuncs.com"
 DEFAULT_VERSION = "2018-01-29"
 SIGNATURE_VERSIONS = ("v3", "v1")
-
-RETRYABLE_CODES = frozenset({"ServiceUnavailable", "SignatureNonceUsed"})
-UNKNOWN_OUTCOME_CODES = frozenset({"InternalError", "InternalServerError", "UnknownError"})
 
 
 @dataclass(frozen=True)
@@ -270,26 +267,27 @@ class DomainApiClient:
             body = json.loads(response.content)
         except ValueError:  # also a body that is not UTF-8
             body = None
-        if not isinstance(body, dict):
-            status = response.status_code
-            if status < 400:  # accepted, unreadable: says nothing about whether the call took effect
-                error_class = OutcomeUnknownError if mutating else RetryableError
-                raise error_class("InvalidResponse", f"HTTP {status} with a body that is not a JSON object",
-                                  service=SERVICE, action=action, http_status=status)
-            # A gateway's own page (an HTML 503 or 429, a 4xx) still says by its status what happened.
-            body = {"Message": f"HTTP {status} with a body that is not a JSON object"}
-        if response.status_code < 400 and "Code" not in body:
+        status = response.status_code
+        if status < 400 and isinstance(body, dict) and "Code" not in body:
             return body
-        code = str(body.get("Code") or f"HTTP{response.status_code}")
-        error_class = classify(code, response.status_code, retryable_codes=RETRYABLE_CODES,
-                               unknown_codes=UNKNOWN_OUTCOME_CODES, mutating=mutating)
+        # Only the service's own JSON error is its answer; anything else (a gateway's HTML page,
+        # a proxy's JSON) says by its status alone what may have happened.
+        from_service = isinstance(body, dict) and bool(body.get("Code")) and "RequestId" in body
+        if not from_service and status < 400:  # accepted, unreadable: says nothing of the effect
+            error_class = OutcomeUnknownError if mutating else RetryableError
+            raise error_class("InvalidResponse", f"HTTP {status} with a body that is not the API's JSON",
+                              service=SERVICE, action=action, http_status=status,
+                              request_id=response.headers.get("x-acs-request-id"))
+        code = str(body["Code"]) if from_service else None
+        message = str(body.get("Message", "")) if from_service else f"HTTP {status} with a body that is not the API's JSON error"
+        error_class = classify(code, status, rules=DOMAIN_CODES, mutating=mutating)
         raise error_class(
-            code,
-            redact(str(body.get("Message", "")), self._credentials.secrets()),
+            code or f"HTTP{status}",
+            redact(message, self._credentials.secrets()),
             service=SERVICE,
             action=action,
-            request_id=body.get("RequestId") or response.headers.get("x-acs-request-id"),
-            http_status=response.status_code,
+            request_id=(body.get("RequestId") if from_service else None) or response.headers.get("x-acs-request-id"),
+            http_status=status,
             retry_after_seconds=retry_after_seconds(response),
+            answered_by_service=from_service,
         )
-

@@ -1,14 +1,21 @@
-"""The one pooled HTTP session an instance shares, and transport failures as typed errors."""
+"""The one pooled HTTP session an instance shares, each call's total time budget, and transport
+failures as typed errors."""
 from __future__ import annotations
 
+import io
 import logging
+import socket
+import threading
+import time
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Optional, Tuple
 
 import requests
+import urllib3
+import urllib3.connection
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
 from .errors import OutcomeUnknownError, RetryableError
 
@@ -32,11 +39,107 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class _CallBudget(threading.local):
+    """The monotonic time by which this thread's current call must be over (None: no call)."""
+    ends_at: Optional[float] = None
+
+
+_budget = _CallBudget()
+
+
+class _BudgetedSocket:
+    """A connection's socket whose every blocking operation is cut to what the current call's
+    total budget has left: a server that dribbles an answer byte by byte, or stalls mid-body,
+    cannot keep a call past it (a socket timeout alone restarts with every byte)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout = sock.gettimeout()  # what urllib3 asked for; the budget may cut it
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+    def settimeout(self, timeout: Optional[float]) -> None:
+        self._timeout = timeout
+        self._sock.settimeout(timeout)
+
+    def gettimeout(self) -> Optional[float]:
+        return self._timeout
+
+    def _cut(self) -> None:
+        ends_at = _budget.ends_at
+        if ends_at is None:
+            return
+        left = ends_at - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the call's time budget is spent")
+        self._sock.settimeout(left if self._timeout is None else min(self._timeout, left))
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        self._cut()
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        self._cut()
+        return self._sock.recv(size, flags)
+
+    def sendall(self, data, flags: int = 0) -> None:
+        self._cut()
+        self._sock.sendall(data, flags)
+
+    def makefile(self, mode: str = "r", buffering: Optional[int] = None, **kwargs):
+        if mode != "rb":
+            return self._sock.makefile(mode, buffering, **kwargs)
+        return io.BufferedReader(_BudgetedReader(self), buffering or io.DEFAULT_BUFFER_SIZE)
+
+
+class _BudgetedReader(io.RawIOBase):
+    """What http.client reads an answer from: every read through the budgeted socket."""
+
+    def __init__(self, sock: _BudgetedSocket) -> None:
+        super().__init__()
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self._sock.recv_into(buffer)
+
+
+class _BudgetedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _BudgetedSocket(self.sock)
+
+
+class _BudgetedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()  # the TLS handshake is bounded by the connect timeout
+        self.sock = _BudgetedSocket(self.sock)
+
+
+class _BudgetedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _BudgetedHTTPConnection
+
+
+class _BudgetedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _BudgetedHTTPSConnection
+
+
+class BudgetedAdapter(HTTPAdapter):
+    """requests' adapter over pools whose connections honour the current call's budget."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _BudgetedHTTPPool, "https": _BudgetedHTTPSPool}
+
+
 def new_session(pool_size: int) -> requests.Session:
     """Keep-alive connections for as many calls as a batch keeps in flight. The adapter never
     retries by itself: whether a retry is safe is decided above, by what the error means."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
+    adapter = BudgetedAdapter(pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -45,6 +148,13 @@ def new_session(pool_size: int) -> requests.Session:
 def _never_connected(error: requests.ConnectionError) -> bool:
     cause = error.args[0] if error.args else None
     return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
+
+
+def _timed_out(error: requests.ConnectionError) -> bool:
+    """A read that ran out of time while the body streamed (requests reports it as a
+    ConnectionError)."""
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, ReadTimeoutError) or isinstance(getattr(cause, "reason", None), ReadTimeoutError)
 
 
 def _prepared(method: str, url: str, headers: Mapping[str, str], body: bytes) -> requests.PreparedRequest:
@@ -74,20 +184,26 @@ def send(
     mutating: bool,
     time_left: Optional[TimeLeft] = None,
 ) -> requests.Response:
-    """Send one request. A failure before the request left is retryable; after it left, the
-    outcome of a mutating call is unknown. With time_left, no call outlives the invocation."""
+    """Send one request and read its whole answer, within one total time budget: connect, send
+    and every read together take at most connect + read timeout, and never more than time_left()
+    (no call outlives the invocation). A failure before the request left is retryable; after it
+    left, the outcome of a mutating call is unknown, also when the answer is cut mid-stream."""
+    budget = timeout[0] + timeout[1]
     if time_left is not None:
-        budget = time_left()
+        budget = min(budget, time_left())
         if budget < MIN_CALL_SECONDS:
             raise RetryableError("DeadlineReached", "No time is left in this invocation for the call",
                                  service=service, action=action)
-        timeout = (min(timeout[0], budget), min(timeout[1], budget))
+    timeout = (min(timeout[0], budget), min(timeout[1], budget))
     after_sending = OutcomeUnknownError if mutating else RetryableError
     prepared = _prepared(method, url, headers, body)
+    _budget.ends_at = time.monotonic() + budget
     try:
         # Straight to the transport adapter: a signed call is never redirected and carries no
         # cookies, so Session.send's redirect, cookie, hook and proxy handling is work for nothing.
-        return session.get_adapter(url).send(prepared, timeout=timeout)
+        response = session.get_adapter(url).send(prepared, timeout=timeout)
+        response.content  # the body is read here: a cut or stalled one is this call's failure
+        return response
     except requests.ConnectTimeout:
         raise RetryableError("ConnectTimeout", "Connecting to the service timed out",
                              service=service, action=action) from None
@@ -95,14 +211,22 @@ def send(
         if _never_connected(error):
             raise RetryableError("ConnectionRefused", "The service refused the connection",
                                  service=service, action=action) from None
+        if _timed_out(error):
+            raise after_sending("ReadTimeout", f"No whole answer within the call's {budget:.3g} s",
+                                service=service, action=action) from None
         raise after_sending("ConnectionLost", "The connection broke after the request was sent",
                             service=service, action=action) from None
     except requests.Timeout:
-        raise after_sending("ReadTimeout", f"No answer within {timeout[1]:g} s of sending",
+        raise after_sending("ReadTimeout", f"No whole answer within the call's {budget:.3g} s",
+                            service=service, action=action) from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        raise after_sending("IncompleteAnswer", "The answer was cut short mid-stream",
                             service=service, action=action) from None
     except requests.RequestException as error:
         raise after_sending("TransportError", type(error).__name__,
                             service=service, action=action) from None
+    finally:
+        _budget.ends_at = None
 
 
 def retry_after_seconds(response: requests.Response) -> Optional[float]:

@@ -15,7 +15,7 @@ import requests
 
 from . import signing
 from .credentials import Credentials
-from .errors import OutcomeUnknownError, RetryableError, classify, redact
+from .errors import MNS_CODES, OutcomeUnknownError, RetryableError, classify, redact
 from .http import TimeLeft, Timeout, endpoint_url, send, utc_now
 
 SERVICE = "MNS"
@@ -25,9 +25,6 @@ CONTENT_TYPE = "text/xml;charset=UTF-8"
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_DELAY_SECONDS = 604800
 
-# The current documentation says 429 TooManyRequests; older tables list QpsLimitExceeded.
-RETRYABLE_CODES = frozenset({"TooManyRequests", "QpsLimitExceeded", "ServiceUnavailable"})
-UNKNOWN_OUTCOME_CODES = frozenset({"InternalError", "InternalServerError"})
 
 
 @dataclass(frozen=True)
@@ -176,16 +173,16 @@ class MnsClient:
             error = _fields(response.content)
         except ElementTree.ParseError:
             error = {}
-        code = error.get("Code") or f"HTTP{response.status_code}"
-        if code == empty_code:
+        code = error.get("Code") or None  # none: not MNS's own <Error> (a gateway's page)
+        if code is not None and code == empty_code:
             return None
-        error_class = classify(code, response.status_code, retryable_codes=RETRYABLE_CODES,
-                               unknown_codes=UNKNOWN_OUTCOME_CODES, mutating=mutating)
+        error_class = classify(code, response.status_code, rules=MNS_CODES, mutating=mutating)
         raise error_class(
-            code,
+            code or f"HTTP{response.status_code}",
             redact(error.get("Message", ""), self._credentials.secrets()),
             service=SERVICE,
             action=action,
             request_id=error.get("RequestId") or response.headers.get("x-mns-request-id"),
             http_status=response.status_code,
+            answered_by_service=code is not None,
         )
