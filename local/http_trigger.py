@@ -23,9 +23,10 @@ from cloud.credentials import Credentials
 from cloud.errors import CloudError
 from cloud.http import new_session
 from cloud.mns import MnsClient
+from deleter.settings import ConfigurationError, Settings
 from local.emulator import Emulator
 from local.emulator.mns_state import QUEUE_ENDPOINT
-from local.runtime import LocalCloud, invoke, start_local_cloud
+from local.runtime import DEFAULT_NOTIFY_TOPIC, LocalCloud, invoke, start_local_cloud
 
 MAX_REQUEST_BYTES = 1024 * 1024  # the function itself refuses more than 64 KiB; this only guards the server
 SAMPLE_REQUEST = {"DomainName": "example.net", "KeyTag": 31589}
@@ -206,6 +207,11 @@ def main() -> int:
     emulator_port = int(os.environ.get("EMULATOR_PORT", "9100"))
     os.environ.pop("DOMAIN_API_ENDPOINT", None)  # `make run` always runs on the embedded emulator
     os.environ.pop("MNS_ENDPOINT", None)
+    try:  # a function that would answer every caller 500 is not started at all
+        Settings.from_environ({"NOTIFY_TOPIC": DEFAULT_NOTIFY_TOPIC, **os.environ})
+    except ConfigurationError as error:
+        print(f"make run: not started: {error}", file=sys.stderr)
+        return 2
     cloud = start_local_cloud(os.environ, emulator_port=emulator_port)  # type: ignore[arg-type]
     server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(cloud, port))
     stop = threading.Event()

@@ -28,9 +28,6 @@ from deleter.settings import ConfigurationError, Settings
 from triggers.common import TriggerOptions
 from triggers.webhook import WebhookVerifier
 
-PUBLISH_RESERVE_SECONDS = 1.0  # of the deadline's margin, what publishing leaves for the answer
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -74,14 +71,13 @@ class FunctionInstance:
         settings = self.settings
         credentials = credentials_from(context, environ)
         timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
-        publish_time_left = lambda: max(0.0, deadline.hard_remaining() - PUBLISH_RESERVE_SECONDS)
         domain_api = RateLimitedDomainApi(
             DomainApiClient(self.session, credentials, endpoint=settings.domain_api_endpoint,
                             version=settings.domain_api_version, signature_version=settings.domain_api_signature,
                             timeout=timeout, time_left=deadline.remaining),
             self.bucket, deadline.remaining)
         mns = MnsClient(self.session, credentials, self.mns_endpoint(context), timeout=timeout,
-                        time_left=publish_time_left)
+                        time_left=deadline.publish_remaining)
         retrier = Retrier(self.retry_policy, deadline.remaining)
         parts = Collaborators(
             domain_api=domain_api,
@@ -90,7 +86,7 @@ class FunctionInstance:
             reconciler=Reconciler(domain_api, self.store, retrier, now_ms=now_ms,
                                   claim_ttl_ms=unpublished_ttl_ms(settings.idempotency_ttl_seconds)),
             retrier=retrier,
-            publish_retrier=Retrier(self.retry_policy, publish_time_left),
+            publish_retrier=Retrier(self.retry_policy, deadline.publish_remaining),
             deadline=deadline,
             allowlist=self.allowlist,
             now_ms=now_ms,
@@ -98,4 +94,5 @@ class FunctionInstance:
         )
         return DeletionUseCase(parts, default_lang=settings.default_lang,
                                idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+                               delivery_record_ttl_seconds=settings.delivery_record_ttl_seconds,
                                settle_seconds=settings.reconcile_settle_seconds, instance_id=self.id)

@@ -89,7 +89,7 @@ def test_make_run_deletes_a_ds_record_with_a_real_http_post(make_run):
     assert refused.status_code == 405 and refused.json()["Code"] == "MethodNotAllowed"
 
 
-@pytest.mark.parametrize("make_run", [{"WEBHOOK_SECRET": "a-local-webhook-secret-0123"}], indirect=True)
+@pytest.mark.parametrize("make_run", [{"WEBHOOK_SECRET": "a-local-webhook-secret-0123456789abcdef"}], indirect=True)
 def test_make_run_with_a_webhook_secret_prints_a_signed_request_that_works(make_run):
     port, _, output = make_run
     output.wait_for("Ready.", timeout=60)
@@ -97,7 +97,7 @@ def test_make_run_with_a_webhook_secret_prints_a_signed_request_that_works(make_
     snippet = "".join(output.seen[start + 1:start + 4])
     assert "X-Webhook-Signature" in snippet
     signed = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, timeout=30,
-                            env={**os.environ, "WEBHOOK_SECRET": "a-local-webhook-secret-0123"})
+                            env={**os.environ, "WEBHOOK_SECRET": "a-local-webhook-secret-0123456789abcdef"})
     assert json.loads(signed.stdout)["DomainName"] == "example.net", signed.stdout + signed.stderr
     unsigned = requests.post(f"http://127.0.0.1:{port}/", json={"DomainName": "example.org", "KeyTag": 12345},
                              timeout=30)

@@ -84,6 +84,8 @@ def function(emulator, monkeypatch) -> FunctionHarness:
     # Quick retries keep failure tests short; the policy itself is tested on its own.
     monkeypatch.setenv("RETRY_BASE_DELAY_SECONDS", "0.005")
     monkeypatch.setenv("RETRY_MAX_DELAY_SECONDS", "0.02")
+    # The least margin: tests that give the function a 1 to 3 s timeout still leave it time to work.
+    monkeypatch.setenv("DEADLINE_MARGIN_SECONDS", "0.5")
     monkeypatch.setattr(index, "_instance", None)
     return FunctionHarness(emulator)
 

@@ -196,10 +196,10 @@ def test_the_deadline_bounds_retries(function, emulator):
         function.invoke({"DomainName": "example.net", "KeyTag": 31589}, timeout_seconds=3)
     calls = function.domain_api_calls(SAVE)
     assert 2 <= len(calls) <= 8
-    # Semantics, not speed: no call was made after the invocation's deadline, start + 1.5 s (the
-    # margin is capped at half the 3 s timeout). The emulator logs a call when it answers, and
-    # throttling answers at once: 0.2 s covers that, far less than the 1.5 s margin checked.
-    assert max(entry["time_ms"] for entry in calls) <= (started + 1.5 + 0.2) * 1000
+    # Semantics, not speed: no call was made after the invocation's deadline, start + 2.5 s (the
+    # tests' 0.5 s margin off the 3 s timeout). The emulator logs a call when it answers, and
+    # throttling answers at once: 0.2 s covers that, less than the 0.5 s margin checked.
+    assert max(entry["time_ms"] for entry in calls) <= (started + 2.5 + 0.2) * 1000
 
 
 def test_http_idempotency_key_returns_the_same_task_and_refuses_reuse_for_another_request(function):

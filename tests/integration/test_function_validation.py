@@ -97,14 +97,18 @@ def test_only_valid_items_of_a_batch_reach_the_cloud(function):
     assert len(calls) == 1
 
 
-def test_a_bad_setting_fails_every_invocation_with_one_clear_message(function, monkeypatch):
+def test_a_bad_setting_fails_every_invocation_with_one_clear_message(function, monkeypatch, json_logs):
     monkeypatch.setenv("MAX_CONCURRENCY", "lots")
     monkeypatch.setenv("DEFAULT_LANG", "fr")
     for _ in range(2):
         answer = function.invoke_sample("http_post.json")
+        # The caller cannot be authenticated while the settings are broken: it is told nothing of them.
         assert answer["statusCode"] == 500
-        message = json.loads(answer["body"])["Message"]
-        assert "MAX_CONCURRENCY must be an integer from 1 to 64" in message and "DEFAULT_LANG" in message
+        body = json.loads(answer["body"])
+        assert body["Code"] == "FunctionMisconfigured" and "MAX_CONCURRENCY" not in body["Message"]
+    errors = [json.loads(line) for line in json_logs.getvalue().splitlines() if '"ERROR"' in line]
+    assert len(errors) >= 2 and all("MAX_CONCURRENCY must be an integer from 1 to 64" in line["error"]
+                                    and "DEFAULT_LANG" in line["error"] for line in errors)
     with pytest.raises(Exception, match="MAX_CONCURRENCY"):
         function.invoke_sample("mns_queue_eventbridge.json")
     assert function.cloud_calls() == []

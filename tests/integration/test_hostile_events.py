@@ -9,11 +9,13 @@ For every generated event, invoked as FC would (the event as bytes) or handed ov
     non-empty Source, and every rejection has a non-empty Code and a Message naming the field or
     the rule it breaks (a body refused whole, as not JSON, too deep, empty or too long, is checked
     for its exact Code and rule);
- 4. no cloud call for an invalid request and one SaveSingleTaskForDeletingDSRecord per distinct
-    request that is not rejected: a copy of a request the event already holds (the function's
-    idempotency key: its IdempotencyKey, else a queue/topic/timer message's id, else the request
-    itself) is answered from the first copy's record, Replayed, with its TaskNo; under one key,
-    another request is refused as IdempotencyKeyReused. No call at all for an HTTP refusal;
+ 4. no cloud call for an invalid request, and one task per DS record: every submission for one
+    record names one TaskNo, made by one SaveSingleTaskForDeletingDSRecord; a copy of a request
+    the event already holds (the function's idempotency key: its IdempotencyKey, else a
+    queue/topic/timer message's id with what it asks, else the request itself) is answered from
+    the first copy's record, Replayed, with its TaskNo; a request for the same record under
+    another key joins that task (Joined, no call); under one key, another request is refused as
+    IdempotencyKeyReused. No call at all for an HTTP refusal;
  5. every notification is JSON as RFC 8259 has it and validates against the schema, and each
     result is published exactly once (a Replayed one by its first copy).
 
@@ -92,6 +94,7 @@ class Observed:
     calls: List[dict]
     notifications: List[dict]
     event: Any = None  # what was delivered (bytes, text or an object)
+    failed_tasks: frozenset = frozenset()  # TaskNos the emulator ended in EXECUTE_FAILURE
 
     def domain_calls(self, action: Optional[str] = None) -> List[dict]:
         return [c for c in self.calls if c["service"] == "domain" and action in (None, c["action"])]
@@ -135,7 +138,8 @@ class Runner:
         for topic in self.function.emulator.snapshot()["topics"]:
             for published in topic["Published"]:
                 strict_json(published["MessageBody"])
-        return Observed(answer, self.function.cloud_calls(), self.function.notifications(), event)
+        failed = frozenset(task["TaskNo"] for task in self.function.tasks() if task["TaskStatus"] == "EXECUTE_FAILURE")
+        return Observed(answer, self.function.cloud_calls(), self.function.notifications(), event, failed)
 
     def invoke(self, event: Any, as_object: bool = False, faults: Optional[dict] = None) -> Observed:
         with self.fresh_instance():
@@ -310,7 +314,9 @@ def dedup_key(value: Any, trigger: str, source: str, own_ids: frozenset = frozen
         key: tuple = ("IdempotencyKey", request.idempotency_key)
     elif trigger == "timer" or (trigger in STABLE_TRIGGERS and
                                 (source in own_ids or source.rsplit("#", 1)[0] in own_ids)):
-        key = ("message", source)
+        # Items of one array: by what they ask within the delivery, not by their position.
+        delivery = source if source in own_ids or trigger == "timer" and "#" not in source else source.rsplit("#", 1)[0]
+        key = ("message", delivery, request.domain_name, request.key_tag)
     else:
         key = ("request", request.domain_name, request.key_tag)
     return key, (request.domain_name, request.key_tag)
@@ -377,14 +383,27 @@ def requests_behind(expects: List[Expect]) -> list:
                           else (NOT_JSON,) * expect.count)]
 
 
-def check_copies(results: List[dict], requests: list, trigger: str, own_ids: frozenset = frozenset()) -> None:
+def check_copies(results: List[dict], requests: list, trigger: str, own_ids: frozenset = frozenset(),
+                 failed_tasks: frozenset = frozenset()) -> None:
     """4. Copies of a request within one event. results: Status, Source, TaskNo, Code, Replayed;
     requests: the value behind each (NOT_JSON where unknown); own_ids: see dedup_key."""
-    submissions = [r["TaskNo"] for r in results if r["Status"] == "SUBMITTED" and not r.get("Replayed")]
+    # One pending task per DS record: every submission for a record names one TaskNo, made by one of
+    # them (the others replay it under their key or join it under another), never shared by two
+    # records; only a task that failed (a KeyTag the registry does not list) lets another be made.
+    made = [r for r in results if r["Status"] == "SUBMITTED" and not r.get("Replayed") and not r.get("Joined")]
+    records_of = defaultdict(set)
+    for result in results:
+        if result["Status"] == "SUBMITTED" and "DomainName" in result:
+            records_of[result["TaskNo"]].add((result["DomainName"], result["KeyTag"]))
+    assert all(len(records) == 1 for records in records_of.values()), f"one TaskNo for two DS records: {results}"
+    tasks_of = Counter(next(iter(records_of[r["TaskNo"]])) for r in made
+                       if r["TaskNo"] in records_of and r["TaskNo"] not in failed_tasks)
+    assert all(count == 1 for count in tasks_of.values()), f"two tasks made for one DS record: {results}"
+    submissions = [r["TaskNo"] for r in made]
     assert len(submissions) == len(set(submissions)), f"two submissions answered with one TaskNo: {results}"
-    for result in results:  # the instance is new: whatever is replayed was done by this event
-        if result["Status"] == "SUBMITTED" and result.get("Replayed"):
-            assert result["TaskNo"] in submissions, f"replayed from no submission of this event: {result}"
+    for result in results:  # the instance is new: whatever is replayed or joined was done by this event
+        if result["Status"] == "SUBMITTED" and (result.get("Replayed") or result.get("Joined")):
+            assert result["TaskNo"] in submissions, f"answered with no submission of this event: {result}"
     under: dict = defaultdict(list)
     for result, value in zip(results, requests):
         identity = None if value is NOT_JSON else dedup_key(value, trigger, result["Source"], own_ids)
@@ -433,9 +452,9 @@ def check_async(observed: Observed, trigger: str, expects: Optional[List[Expect]
     # 4. A call per request that is not rejected, but none for a copy answered from the first's
     # record; none at all when every request is rejected.
     check_copies(results, requests_behind(expects or []) if expects else [NOT_JSON] * len(results), trigger,
-                 frozenset(own_delivery_ids(observed.event)))
+                 frozenset(own_delivery_ids(observed.event)), observed.failed_tasks)
     assert len(observed.domain_calls(SAVE)) == sum(r["Status"] != "REJECTED" and not r.get("Replayed")
-                                                   for r in results)
+                                                   and not r.get("Joined") for r in results)
     if all(r["Status"] == "REJECTED" for r in results):
         assert observed.domain_calls() == []
     # 5. Each result published once (a replayed one was published by its first copy).
@@ -509,9 +528,10 @@ def check_http(observed: Observed, expect: Optional[HttpExpectation] = None) -> 
                for item in items]
     behind = expect.body.requests if status == 207 and expect is not None and expect.body is not None else None
     check_copies(results, list(behind) if behind is not None and len(behind) == len(results)
-                 else [NOT_JSON] * len(results), "http")
+                 else [NOT_JSON] * len(results), "http", failed_tasks=observed.failed_tasks)
     fresh = [item["Status"] for item in items if not item.get("Replayed")]
-    assert len(observed.domain_calls(SAVE)) == sum(s in CALLED for s in fresh)
+    assert len(observed.domain_calls(SAVE)) == sum(item["Status"] in CALLED for item in items
+                                                   if not item.get("Replayed") and not item.get("Joined"))
     if status in REFUSALS:
         assert observed.calls == []
     assert all(call["status"] == 201 for call in observed.publishes()), observed.publishes()

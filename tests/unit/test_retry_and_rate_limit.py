@@ -10,6 +10,7 @@ import pytest
 
 from cloud.errors import OutcomeUnknownError, PermanentError, RetryableError
 from deleter.deadline import Deadline
+from deleter.settings import ConfigurationError
 from deleter.rate_limit import RateLimitedDomainApi, TokenBucket
 from deleter.retry import Retrier, RetryPolicy
 
@@ -109,7 +110,18 @@ def test_deadline_is_start_plus_timeout_minus_margin():
     time.now += 26
     assert deadline.remaining() == 0 and deadline.hard_remaining() == 4
     assert Deadline.for_invocation(SimpleNamespace(), 5, clock=time.clock).hard_remaining() == 60  # FC default
-    assert Deadline(0, 4, margin_seconds=10, clock=lambda: 0).remaining() == 2  # margin at most half
+    # The margin is publishing's: it never shrinks silently; a timeout that leaves no time to work is
+    # a configuration error, named.
+    with pytest.raises(ConfigurationError, match="DEADLINE_MARGIN_SECONDS .10. leaves no time"):
+        Deadline(0, 4, margin_seconds=10, clock=lambda: 0)
+
+
+def test_publishing_has_the_margin_after_work_stops():
+    time = FakeTime()
+    deadline = Deadline(time.now, 1, margin_seconds=0.5, clock=time.clock)
+    assert deadline.remaining() == pytest.approx(0.5) and deadline.publish_remaining() == pytest.approx(0.8)
+    time.now += 0.6  # work is over; publishing still has its time
+    assert deadline.remaining() == 0 and deadline.publish_remaining() == pytest.approx(0.2)
 
 
 def test_bucket_allows_a_burst_then_spaces_calls_at_the_rate():

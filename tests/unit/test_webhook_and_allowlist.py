@@ -8,7 +8,7 @@ from deleter.idempotency import InMemoryStore
 from deleter.settings import ConfigurationError, Settings
 from triggers.webhook import WebhookVerifier, sign
 
-SECRET = "a-webhook-secret-of-some-length"
+SECRET = "a-webhook-secret-of-some-length-32+"
 BODY = b'{"DomainName": "example.com", "KeyTag": 1}'
 NOW = 1_800_000_000
 
@@ -87,7 +87,7 @@ def test_bad_allowlist_entries_and_short_secrets_are_configuration_errors():
         Settings.from_environ({"NOTIFY_TOPIC": "t", "ALLOWED_DOMAINS": "example.com, *.com, bad_name.org",
                                "WEBHOOK_SECRET": "short"})
     message = str(caught.value)
-    assert "ALLOWED_DOMAINS has an entry" in message and "WEBHOOK_SECRET must be at least 16" in message
+    assert "ALLOWED_DOMAINS has an entry" in message and "WEBHOOK_SECRET must be at least 32" in message
     assert "short" not in message.replace("WEBHOOK_SECRET", "")
 
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Optional, Union
 
-from cloud.errors import CloudError, OutcomeUnknownError, RetryableError
+from cloud.errors import TRANSIENT, CloudError, OutcomeUnknownError, RetryableError
 
 from . import idempotency, notifications
 from .allowlist import DomainAllowlist
 from .deadline import Deadline
 from .deletion_request import DeletionRequest, InvalidRequest, parse_deletion_request
-from .idempotency import (IdempotencyRecord, IdempotencyStore, StoreError, fingerprint, idempotency_key,
-                          stable_source_key)
+from .idempotency import (CONTENT_KEY, IdempotencyRecord, IdempotencyStore, Retention, StoreError, fingerprint,
+                          idempotency_key, rejection_key)
 from .log import logger
 from .notifications import Notification, Notifier
 from .outcome import FAILED, PERMANENT, REJECTED, RETRYABLE, SUBMITTED, UNKNOWN, Outcome
@@ -53,12 +53,12 @@ def _utc_now() -> datetime:
 
 class DeletionUseCase:
     def __init__(self, parts: Collaborators, *, default_lang: str = "en", idempotency_ttl_seconds: int = 3600,
-                 settle_seconds: float = 30.0, instance_id: str = "",
+                 delivery_record_ttl_seconds: int = 8 * 86400, settle_seconds: float = 30.0, instance_id: str = "",
                  clock: Callable[[], datetime] = _utc_now) -> None:
         self._p = parts
         self._settle_seconds = settle_seconds
         self._default_lang = default_lang
-        self._ttl_ms = idempotency_ttl_seconds * 1000
+        self._retention = Retention(idempotency_ttl_seconds * 1000, delivery_record_ttl_seconds * 1000)
         self._unpublished_ttl_ms = idempotency.unpublished_ttl_ms(idempotency_ttl_seconds)
         self._instance_id = instance_id or uuid.uuid4().hex[:8]
         self._clock = clock
@@ -103,7 +103,7 @@ class DeletionUseCase:
             return self._replay(record, request, source) if record.final else self._busy(request, source)
         if record.status == idempotency.SUBMITTED:
             task: Union[Task, Outcome] = Task(record.task_no, record.api_request_id, record.adopted)
-        elif record.status == idempotency.FAILED and stable_source_key(source):  # its notice is still owed
+        elif record.status == idempotency.FAILED:  # refused for good, its notice still owed
             error = CloudError(record.code, record.message, service="Domain", action="SaveSingleTaskForDeletingDSRecord")
             return self._refused(request, source, key, owner, error)
         else:
@@ -158,19 +158,28 @@ class DeletionUseCase:
     # --- publishing ---------------------------------------------------------------------------
 
     def _publish(self, request: DeletionRequest, source: Source, key: str, owner: str, task: Task) -> Outcome:
-        log = _log_fields(source, request, task_no=task.task_no, outcome=SUBMITTED, adopted=task.adopted or None)
-        logger.info("Deletion task submitted", extra=log)
-        notification = notifications.submitted(request, task.task_no, task.api_request_id, source,
-                                               self._clock(), adopted=task.adopted)
+        log = _log_fields(source, request, task_no=task.task_no, outcome=SUBMITTED, adopted=task.adopted or None,
+                          joined=task.joined or None, task_status=task.task_status or None)
+        logger.info("Deletion task submitted" if not task.joined else "Deletion joined the DS record's task", extra=log)
+        notification = notifications.submitted(request, task.task_no, task.api_request_id, source, self._clock(),
+                                               adopted=task.adopted, joined=task.joined, task_status=task.task_status)
         notified = self._notify(notification, log)
         if notified:
             self._save(key, owner, {"status": idempotency.PUBLISHED, "notified": "1", "final": "1"}, request, source,
-                       task.task_no, self._ttl_ms)
+                       task.task_no, self._settled_ttl_ms(key))
         else:
             logger.error("TaskNo not published: a redelivery will publish it", extra=log)
             self._save(key, owner, {"lease_until_ms": "0"}, request, source, task.task_no)
         return Outcome(SUBMITTED, source, request, task_no=task.task_no, api_request_id=task.api_request_id,
-                       notified=notified, adopted=task.adopted)
+                       notified=notified, adopted=task.adopted, joined=task.joined, task_status=task.task_status)
+
+    def _settled_ttl_ms(self, key: str) -> int:
+        """How long a published request's record answers for it. One keyed by what it asks only
+        answers copies within this invocation (an array holding it twice): asked again later, the
+        DS record's task is asked after (joined while pending, a new one after a failure)."""
+        if key.startswith(CONTENT_KEY):
+            return self._p.deadline.lease_ms()
+        return self._retention.settled_ms(key)
 
     def _notify(self, notification: Notification, log: dict) -> bool:
         try:
@@ -186,10 +195,12 @@ class DeletionUseCase:
     # --- the other ends -------------------------------------------------------------------------
 
     def _failed(self, request: DeletionRequest, source: Source, key: str, owner: str, error: CloudError) -> Outcome:
-        if not isinstance(error, (RetryableError, OutcomeUnknownError)):
+        if not isinstance(error, TRANSIENT):
             return self._refused(request, source, key, owner, error)
-        failure = RETRYABLE if isinstance(error, RetryableError) else UNKNOWN
-        logger.error("Deletion task not submitted (transient)",
+        # Deferred (an expired token, a missing permission): not processed, like a retryable one,
+        # but only a later delivery can succeed.
+        failure = UNKNOWN if isinstance(error, OutcomeUnknownError) else RETRYABLE
+        logger.error("Deletion task not submitted: left open for a redelivery",
                      extra=_log_fields(source, request, outcome=FAILED, code=error.code, reason=error.message,
                                        failure=failure, api_request_id=error.request_id))
         # Free the record at once: the redelivery takes it over (and reconciles if it was sent).
@@ -206,11 +217,12 @@ class DeletionUseCase:
         if not source.caller_sees_answer:
             notified = self._notify(notifications.failed(request, error.code, error.message, error.request_id,
                                                          source, self._clock()), log)
-        # A redelivered message stays refused. A webhook or direct caller asking again later makes a
-        # new attempt (no task exists): its record is final only until this invocation ends, which
-        # answers a copy of the request in the same batch without a second call.
-        if stable_source_key(source) is not None:
-            final, ttl_ms = notified is not False, self._ttl_ms
+        # A redelivered message stays refused, also one whose id does not come again (keyed by what
+        # it asks): neither sent nor published twice. A webhook caller, who read the answer, asking
+        # again later makes a new attempt (no task exists): its record is final only until this
+        # invocation ends, which answers a copy of the request in the same batch without a call.
+        if not source.caller_sees_answer:
+            final, ttl_ms = notified is not False, self._retention.settled_ms(key)
         else:
             final, ttl_ms = True, self._p.deadline.lease_ms()
         self._save(key, owner, {
@@ -225,21 +237,22 @@ class DeletionUseCase:
         logger.warning("Request rejected", extra=log)
         if item.source.caller_sees_answer:
             return Outcome(REJECTED, item.source, code=error.code, message=error.message)
-        key, owner = stable_source_key(item.source), self._new_owner()
+        # Published once, however often it is delivered again (by its delivery id, or by what it
+        # carried when the id does not come again).
+        key, owner = rejection_key(item.payload, error.code, item.source), self._new_owner()
+        ttl_ms = self._retention.settled_ms(key)
         try:
-            if key is not None:  # published once per message, however often it is redelivered
-                claim = self._p.store.acquire(key, owner, "rejected", self._lease_until_ms(), self._p.now_ms(),
-                                              self._ttl_ms)
-                if claim.record.final:
-                    return Outcome(REJECTED, item.source, code=error.code, message=error.message, notified=True,
-                                   replayed=True)
+            claim = self._p.store.acquire(key, owner, "rejected", self._lease_until_ms(), self._p.now_ms(), ttl_ms)
+            if claim.record.final:
+                return Outcome(REJECTED, item.source, code=error.code, message=error.message, notified=True,
+                               replayed=True)
         except StoreError:
             key = None  # publishing a rejection twice beats not publishing it
         notified = self._notify(notifications.rejected(item.payload, error, item.source, self._clock()), log)
         if key is not None:
             try:
                 self._p.store.update(key, owner, {"status": idempotency.REJECTED, "code": error.code,
-                                                  "final": str(int(notified)), "lease_until_ms": "0"}, self._ttl_ms)
+                                                  "final": str(int(notified)), "lease_until_ms": "0"}, ttl_ms)
             except StoreError:
                 pass
         return Outcome(REJECTED, item.source, code=error.code, message=error.message, notified=notified)
@@ -249,7 +262,8 @@ class DeletionUseCase:
                     extra=_log_fields(source, request, task_no=record.task_no or None, status=record.status))
         if record.status == idempotency.PUBLISHED:
             return Outcome(SUBMITTED, source, request, task_no=record.task_no, api_request_id=record.api_request_id,
-                           notified=True, replayed=True, adopted=record.adopted)
+                           notified=True, replayed=True, adopted=record.adopted, joined=record.joined,
+                           task_status=record.task_status)
         return Outcome(FAILED, source, request, code=record.code, message=record.message, failure=PERMANENT,
                        notified=record.notified, replayed=True)
 

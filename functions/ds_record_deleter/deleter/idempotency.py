@@ -1,9 +1,16 @@
 """Idempotency: one record per request key, moved IN_PROGRESS -> SUBMITTED -> PUBLISHED under a
 lease, so a redelivered request returns its stored TaskNo instead of creating a second task.
 
-The key is the caller's IdempotencyKey; else the message id of a queue, topic or timer delivery
-(a redelivery carries the same id); else a hash of the normalised request, which dedupes the same
-deletion asked again within IDEMPOTENCY_TTL_SECONDS.
+The key is, by kind (each kept for its own time once settled, see Retention):
+- the caller's IdempotencyKey (`key:`): the same key answers the same TaskNo, for
+  IDEMPOTENCY_TTL_SECONDS;
+- else the id of a queue, topic or timer delivery with what the request asks (`src:`): a
+  redelivery carries the same id, so its record is kept as long as the trigger can deliver it
+  again (DELIVERY_RECORD_TTL_SECONDS); two items of one array asking the same are one request;
+- else what the request asks (`req:`): an unsettled one (a send whose outcome is not known, a
+  TaskNo not yet published) is taken over by the same deletion asked again; a settled one is not
+  replayed, because whether its task ended is the service's to say: the per-record task
+  (submission.py) joins it or lets a new task be made.
 
 A record is owned by whoever holds its lease (until the invocation's hard end: after that no
 process can still be working on it). Only the owner writes it. A lease left by a crashed instance
@@ -16,10 +23,11 @@ the webhook's replay guard. InMemoryStore serves one instance; cloud.redis_store
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 
 from .deletion_request import DeletionRequest
 from .source import Source
@@ -37,20 +45,49 @@ def unpublished_ttl_ms(idempotency_ttl_seconds: int) -> int:
     """How long a record, claim or marker that may stand for an unpublished TaskNo is kept."""
     return max(idempotency_ttl_seconds, UNPUBLISHED_TTL_SECONDS) * 1000
 
+CALLER_KEY, DELIVERY_KEY, CONTENT_KEY = "key:", "src:", "req:"
+
+
 def fingerprint(request: DeletionRequest) -> str:
+    """What a request asks: one DS record (its normalised domain and KeyTag)."""
     return f"{request.domain_name}|{request.key_tag}"
 
 
-def stable_source_key(source: Source) -> Optional[str]:
-    """The delivery's own key, when its id comes again with a redelivery (a webhook's request id,
-    a direct invoke's, a topic STREAM message's invocation id do not)."""
-    return f"src:{source.trigger}:{source.id}" if source.survives_redelivery else None
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def delivery_key(source: Source, what: str) -> Optional[str]:
+    """The key of what a delivery asked, when its id comes again with a redelivery (a webhook's
+    request id, a direct invoke's, a topic STREAM message's invocation id do not)."""
+    return f"{DELIVERY_KEY}{source.trigger}:{source.delivery_id}|{what}" if source.survives_redelivery else None
 
 
 def idempotency_key(request: DeletionRequest, source: Source) -> str:
     if request.idempotency_key:
-        return f"key:{request.idempotency_key}"
-    return stable_source_key(source) or "req:" + hashlib.sha256(fingerprint(request).encode()).hexdigest()
+        return CALLER_KEY + request.idempotency_key
+    return delivery_key(source, fingerprint(request)) or CONTENT_KEY + _digest(fingerprint(request))
+
+
+def rejection_key(payload: Any, problem_code: str, source: Source) -> str:
+    """The key under which an invalid request's rejection is published once: by the delivery and
+    what it carried, or (an id that does not come again) by what it carried alone."""
+    try:
+        what = json.dumps(payload, sort_keys=True, ensure_ascii=True, allow_nan=False, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        what = repr(payload)
+    what = _digest(f"{problem_code}|{what}")
+    return delivery_key(source, f"rejected:{what}") or f"rej:{source.trigger}:{what}"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long a settled record is kept, by the kind of its key."""
+    idempotency_ms: int  # a caller's IdempotencyKey; a refusal keyed by content
+    delivery_ms: int     # a delivery id: at least as long as the trigger can deliver it again
+
+    def settled_ms(self, key: str) -> int:
+        return self.delivery_ms if key.startswith(DELIVERY_KEY) else self.idempotency_ms
 
 
 class StoreError(Exception):
@@ -72,6 +109,8 @@ class IdempotencyRecord:
     message: str = ""
     notified: bool = False
     adopted: bool = False  # the TaskNo was found by reconciliation, not returned by the call
+    joined: bool = False   # the TaskNo is another request's pending task for the same DS record
+    task_status: str = ""  # the task's status when it was adopted or joined ("" for a new task)
     final: bool = False    # nothing left to do: a redelivery only reads it
 
     def to_fields(self) -> Dict[str, str]:
@@ -87,7 +126,8 @@ class IdempotencyRecord:
             task_no=fields.get("task_no", ""),
             api_request_id=fields.get("api_request_id", ""), code=fields.get("code", ""),
             message=fields.get("message", ""), notified=fields.get("notified") == "1",
-            adopted=fields.get("adopted") == "1", final=fields.get("final") == "1",
+            adopted=fields.get("adopted") == "1", joined=fields.get("joined") == "1",
+            task_status=fields.get("task_status", ""), final=fields.get("final") == "1",
         )
 
 
@@ -122,21 +162,40 @@ class IdempotencyStore(Protocol):
     def clear_marker(self, name: str, value: str) -> None: ...  # only while it still holds value
 
 
+SWEEP_EVERY_MS = 60_000  # how often the in-memory store frees what expired
+
+
 class InMemoryStore:
-    """The default store: one FC instance's memory. Atomic under one lock."""
+    """The default store: one FC instance's memory. Atomic under one lock. What expired is freed
+    by a sweep at most every SWEEP_EVERY_MS (an instance may live for days: replay tokens and
+    settled records must not pile up), and read as absent in between."""
 
     def __init__(self, clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self._records: Dict[str, Tuple[IdempotencyRecord, int]] = {}
         self._values: Dict[str, Tuple[str, int]] = {}
         self._lock = threading.Lock()
         self._clock_ms = clock_ms
+        self._next_sweep_ms = clock_ms() + SWEEP_EVERY_MS
+
+    def __len__(self) -> int:
+        """Entries held (records and values), expired or not: what the sweep keeps bounded."""
+        return len(self._records) + len(self._values)
 
     def _live(self, table: dict, key: str):
+        now = self._clock_ms()
+        if now >= self._next_sweep_ms:
+            self._sweep(now)
         entry = table.get(key)
-        if entry is not None and entry[1] <= self._clock_ms():
+        if entry is not None and entry[1] <= now:
             del table[key]
             return None
         return entry[0] if entry else None
+
+    def _sweep(self, now: int) -> None:
+        for table in (self._records, self._values):
+            for key in [key for key, (_, expires_ms) in table.items() if expires_ms <= now]:
+                del table[key]
+        self._next_sweep_ms = now + SWEEP_EVERY_MS
 
     def acquire(self, key: str, owner: str, fingerprint: str, lease_until_ms: int, now_ms: int,
                 ttl_ms: int) -> Claim:

@@ -45,11 +45,15 @@ def _request_fields(request: DeletionRequest) -> dict:
 
 
 def submitted(request: DeletionRequest, task_no: str, api_request_id: str, source: Source,
-              at: datetime, adopted: bool = False) -> Notification:
+              at: datetime, adopted: bool = False, joined: bool = False, task_status: str = "") -> Notification:
     body = {"Event": SUBMITTED, "TaskNo": task_no, "RequestId": api_request_id, **_request_fields(request),
             "Source": source.as_json(), "SubmittedAt": timestamp(at)}
     if adopted:  # the call's answer was lost; the task was found by reconciliation
         body["Adopted"] = True
+    if joined:  # another request's pending task for the same DS record: no new task was made
+        body["Joined"] = True
+    if task_status:  # as the service reported it when the task was adopted or joined
+        body["TaskStatus"] = task_status
     return Notification(SUBMITTED, body)
 
 

@@ -33,6 +33,10 @@ class Outcome:
     replayed: bool = False
     # The TaskNo was found by reconciliation after an answer was lost, not returned by the call.
     adopted: bool = False
+    # The TaskNo is another request's task for the same DS record, still pending (or succeeded).
+    joined: bool = False
+    # The task's status as the service reported it when it was adopted or joined ("": a new task).
+    task_status: str = ""
 
     @property
     def settled(self) -> bool:

@@ -2,10 +2,14 @@
 a task? SaveSingleTaskForDeletingDSRecord is not idempotent, so it is never resubmitted blindly.
 
 1. QueryDSRecord: is the KeyTag still listed?
-2. QueryTaskList (tasks created since the first attempt, less a margin for clock skew), then
-   QueryTaskDetailList for each task no request has claimed: a task for this domain is adopted,
-   unless it succeeded while the KeyTag is still listed (then it deleted another KeyTag).
-   Adopting claims the TaskNo, so no two requests can adopt the same task.
+2. QueryTaskList, every page, over the whole days that cover the time since the first attempt
+   (less a margin for clock skew): its time filter works by whole days only. If MAX_TASK_PAGES
+   cannot cover them, the outcome stays unknown: "did not look far enough" is never "not found".
+3. QueryTaskDetailList for each task no request has claimed, those created nearest the first
+   attempt first: a task for this domain is adopted, unless it succeeded while the KeyTag is still
+   listed (then it deleted another KeyTag). Adopting claims the TaskNo, so no two requests can
+   adopt the same task; the task's status goes with it (one that already succeeded is reported
+   so).
 
 Requests for one domain are serialised (a per-domain lock, see submission.py), and a request whose
 send may have created a task leaves a marker on the domain until that is settled (submission.py):
@@ -25,12 +29,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
+from cloud.errors import OutcomeUnknownError
+
 from .idempotency import IdempotencyStore
 from .retry import Retrier
 
 SKEW_MARGIN_MS = 5 * 60 * 1000
-MAX_TASK_PAGES = 10
+MAX_TASK_PAGES = 50  # with PAGE_SIZE: up to 5,000 tasks in the account over the days looked at
 PAGE_SIZE = 100
+DAY_MS = 86_400_000
 SUCCESS = "EXECUTE_SUCCESS"
 OURS, UNCLAIMED, SUCCEEDED, NOT_OURS = "ours", "unclaimed", "succeeded", "not ours"
 BEIJING = timezone(timedelta(hours=8))  # the China site reports task times in Beijing time
@@ -42,6 +49,15 @@ class Reconciliation:
     task_no: Optional[str]   # the task adopted as this request's, if one was found
     key_tag_listed: bool     # whether QueryDSRecord still lists the KeyTag
     claimed_before: bool = False  # the task was already claimed for the request
+    task_status: str = ""    # the adopted task's status, when its details were read
+
+
+def whole_days(begin_ms: int, end_ms: int) -> tuple:
+    """The listing's time filter: the Beijing days that hold begin and end, whole."""
+    offset = int(BEIJING.utcoffset(None).total_seconds() * 1000)
+    first = (begin_ms + offset) // DAY_MS * DAY_MS - offset
+    last = (end_ms + offset) // DAY_MS * DAY_MS - offset + DAY_MS - 1
+    return first, last
 
 
 def created_ms(create_time: str) -> Optional[int]:
@@ -75,39 +91,59 @@ class Reconciler:
 
         listed = key_tag_listed()
         begin = since_ms - SKEW_MARGIN_MS
-        for page_num in range(1, MAX_TASK_PAGES + 1):
-            page = retry(lambda: self._api.query_task_list(begin, self._now_ms() + SKEW_MARGIN_MS,
-                                                           page_num=page_num, page_size=PAGE_SIZE),
-                         what="QueryTaskList")
-            for task in page.tasks:
-                verdict = self._candidate(task, domain, key, begin)
-                if verdict == OURS:
-                    return Reconciliation(task.task_no, listed, claimed_before=True)
-                if verdict == SUCCEEDED and listed:
-                    # The listing was read before this task ended: read it again, or a task that
-                    # removed our KeyTag meanwhile would pass for one that removed another.
-                    listed = key_tag_listed()
-                    if listed:
-                        continue  # it removed another KeyTag
-                if verdict in (UNCLAIMED, SUCCEEDED) and self._store.claim_task(task.task_no, key, self._claim_ttl_ms):
-                    return Reconciliation(task.task_no, listed)
-            if not page.has_next_page:
-                break
+        for task in self._tasks_since(begin, since_ms):
+            verdict, status = self._candidate(task, domain, key, begin)
+            if verdict == OURS:
+                return Reconciliation(task.task_no, listed, claimed_before=True)
+            if verdict == SUCCEEDED and listed:
+                # The listing was read before this task ended: read it again, or a task that
+                # removed our KeyTag meanwhile would pass for one that removed another.
+                listed = key_tag_listed()
+                if listed:
+                    continue  # it removed another KeyTag
+            if verdict in (UNCLAIMED, SUCCEEDED) and self._store.claim_task(task.task_no, key, self._claim_ttl_ms):
+                return Reconciliation(task.task_no, listed, task_status=status)
         return Reconciliation(None, listed)
 
-    def _candidate(self, task, domain: str, key: str, begin_ms: int) -> str:
-        """What the task may be to the request `key`: OURS (claimed for it already), UNCLAIMED or
-        SUCCEEDED (a task of the domain nobody claimed), or NOT_OURS."""
+    def _tasks_since(self, begin_ms: int, since_ms: int) -> list:
+        """Every task the listing has for the days since begin_ms, those created nearest since_ms
+        first (the request's own task follows its first send); OutcomeUnknownError when
+        MAX_TASK_PAGES do not reach the end of the listing."""
+        first, last = whole_days(begin_ms, self._now_ms() + SKEW_MARGIN_MS)
+        tasks = []
+        for page_num in range(1, MAX_TASK_PAGES + 1):
+            page = self._retrier.call(lambda: self._api.query_task_list(first, last, page_num=page_num,
+                                                                        page_size=PAGE_SIZE),
+                                      what="QueryTaskList")
+            tasks.extend(page.tasks)
+            if not page.has_next_page:
+                break
+        else:
+            raise OutcomeUnknownError(
+                "ReconcileIncomplete", f"The account lists more than {MAX_TASK_PAGES * PAGE_SIZE} tasks since the first "
+                "send: whether it created a task is not known; nothing is sent again", service="Domain",
+                action="QueryTaskList")
+
+        def distance(task) -> float:
+            created = created_ms(task.create_time)
+            return float("inf") if created is None else abs(created - since_ms)
+
+        return sorted(tasks, key=distance)
+
+    def _candidate(self, task, domain: str, key: str, begin_ms: int) -> tuple:
+        """What the task may be to the request `key`, and its status when its details were read:
+        OURS (claimed for it already), UNCLAIMED or SUCCEEDED (a task of the domain nobody
+        claimed), or NOT_OURS."""
         created = created_ms(task.create_time)
         if (created is not None and created < begin_ms) or "ADD" in task.task_type.upper():
-            return NOT_OURS  # too old, or the sibling that adds a DS record (task type names: unverified)
+            return NOT_OURS, ""  # too old, or the sibling that adds a DS record (task type names: unverified)
         claimant = self._store.task_claimant(task.task_no)
         if claimant is not None:
-            return OURS if claimant == key else NOT_OURS  # ours: an earlier delivery claimed it
+            return (OURS if claimant == key else NOT_OURS), ""  # ours: an earlier delivery claimed it
         details = self._retrier.call(
             lambda: self._api.query_task_details(task.task_no, domain=domain),
             what="QueryTaskDetailList").details
         detail = next((d for d in details if d.domain_name == domain), None)
         if detail is None:
-            return NOT_OURS
-        return SUCCEEDED if detail.task_status == SUCCESS else UNCLAIMED
+            return NOT_OURS, ""
+        return (SUCCEEDED if detail.task_status == SUCCESS else UNCLAIMED), detail.task_status

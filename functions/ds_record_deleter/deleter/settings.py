@@ -18,6 +18,8 @@ T = TypeVar("T")
 TOPIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,255}$")
 API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+WEBHOOK_SECRET_MIN_LENGTH = 32  # the template's WebhookSecret says the same
+MIN_DEADLINE_MARGIN_SECONDS = 0.5  # the margin is publishing's time: a TaskNo needs it to be told
 
 
 class ConfigurationError(Exception):
@@ -42,6 +44,7 @@ class Settings:
     max_batch: int = 100
     # Exactly one task per request.
     idempotency_ttl_seconds: int = 3600
+    delivery_record_ttl_seconds: int = 8 * 86400  # MNS keeps a message 7 days; EventBridge retries a day
     redis_url: Optional[str] = field(default=None, repr=False)  # may carry a password
     max_requests_per_second: float = 20.0
     deadline_margin_seconds: float = 3.0
@@ -68,16 +71,18 @@ class Settings:
             connect_timeout_seconds=reader.number("CONNECT_TIMEOUT_SECONDS", cls.connect_timeout_seconds,
                                                   float, 0.1, 60),
             read_timeout_seconds=reader.number("READ_TIMEOUT_SECONDS", cls.read_timeout_seconds, float, 0.1, 300),
-            webhook_secret=reader.secret("WEBHOOK_SECRET", min_length=16),
+            webhook_secret=reader.secret("WEBHOOK_SECRET", min_length=WEBHOOK_SECRET_MIN_LENGTH),
             allowed_domains=reader.domain_patterns("ALLOWED_DOMAINS"),
             max_batch=reader.number("MAX_BATCH", cls.max_batch, int, 1, 1000),
             idempotency_ttl_seconds=reader.number("IDEMPOTENCY_TTL_SECONDS", cls.idempotency_ttl_seconds, int,
                                                   60, 30 * 86400),
+            delivery_record_ttl_seconds=reader.number("DELIVERY_RECORD_TTL_SECONDS", cls.delivery_record_ttl_seconds,
+                                                      int, 3600, 30 * 86400),
             redis_url=reader.redis_url("REDIS_URL"),
             max_requests_per_second=reader.number("MAX_REQUESTS_PER_SECOND", cls.max_requests_per_second, float,
                                                   0, 10000),
             deadline_margin_seconds=reader.number("DEADLINE_MARGIN_SECONDS", cls.deadline_margin_seconds, float,
-                                                  0, 600),
+                                                  MIN_DEADLINE_MARGIN_SECONDS, 600),
             retry_base_delay_seconds=reader.number("RETRY_BASE_DELAY_SECONDS", cls.retry_base_delay_seconds,
                                                    float, 0.001, 60),
             retry_max_delay_seconds=reader.number("RETRY_MAX_DELAY_SECONDS", cls.retry_max_delay_seconds,

@@ -20,6 +20,17 @@ class Source:
     # The id is the delivery's own (a queue's or topic's message id, a timer's name and time),
     # so a redelivery carries it again: it can key the request's idempotency record.
     survives_redelivery: bool = False
+    # The delivery's own id (id without the "#<position>" that tells the items of an array apart):
+    # items are keyed by it and by what they ask, never by their position.
+    delivery_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.delivery_id:
+            object.__setattr__(self, "delivery_id", self.id)
+
+    def item(self, position: int) -> "Source":
+        """The source of the request at `position` of an array this delivery carried."""
+        return Source(self.trigger, f"{self.id}#{position}", self.survives_redelivery, self.delivery_id)
 
     @property
     def caller_sees_answer(self) -> bool:

@@ -1,5 +1,12 @@
-"""Submitting one deletion exactly once: send, retry what was not processed, reconcile what may
-have been, and only then send again.
+"""Submitting one deletion exactly once: join the DS record's pending task if it has one, else
+send, retry what was not processed, reconcile what may have been, and only then send again.
+
+One pending task per DS record: whichever request creates (or adopts) a task for a DS record
+notes it as the record's task (`task-of:<domain>|<KeyTag>`, beside the domain's marker). A later
+request for the same record, under any key and from any trigger, asks the service how that task
+stands (QueryTaskDetailList by TaskNo) before it may send: still waiting or executing, it joins
+it (same TaskNo, no call); succeeded, it is answered with it (unless the KeyTag is listed again,
+which a new task must delete); failed or unknown to the service, it makes a new task.
 
 Every send is noted in the request's idempotency record first (its time, and the first one's),
 so that whoever takes the record over later knows a task may exist. After an unknown outcome:
@@ -28,7 +35,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable, Optional, TypeVar
 
-from cloud.errors import CloudError, OutcomeUnknownError, PermanentError, RetryableError
+from cloud.errors import CloudError, DeferredError, OutcomeUnknownError, PermanentError, RetryableError
 
 from . import idempotency
 from .deletion_request import DeletionRequest
@@ -38,6 +45,7 @@ from .log import logger
 T = TypeVar("T")
 
 ACTION = "SaveSingleTaskForDeletingDSRecord"
+SUCCESS, FAILURE = "EXECUTE_SUCCESS", "EXECUTE_FAILURE"
 MAX_SUBMISSIONS = 5  # sends after reconciling "not created"; the deadline bounds them too
 RESUBMIT_RESERVE_SECONDS = 1.0  # time a resubmission needs after a settle wait
 
@@ -60,10 +68,34 @@ class UnsettledSend:
 
 
 @dataclass(frozen=True)
+class RecordTask:
+    """A DS record's task: the TaskNo this function created or adopted for it, and for which request."""
+    task_no: str
+    key: str
+
+    def encode(self) -> str:
+        return json.dumps([self.task_no, self.key])
+
+    @classmethod
+    def decode(cls, text: Optional[str]) -> Optional["RecordTask"]:
+        try:
+            task_no, key = json.loads(text or "")
+            return cls(str(task_no), str(key))
+        except (ValueError, TypeError):
+            return None  # none, or unreadable: it protects nothing
+
+
+def record_task_name(domain: str, key_tag: int) -> str:
+    return f"task-of:{domain}|{key_tag}"
+
+
+@dataclass(frozen=True)
 class Task:
     task_no: str
     api_request_id: str
     adopted: bool = False
+    joined: bool = False
+    task_status: str = ""  # as the service last reported it, when adopted or joined
 
 
 class Submission:
@@ -79,6 +111,7 @@ class Submission:
         self._first_sent_ms = record.attempted_at_ms
         self._last_sent_ms = record.sent_at_ms or record.attempted_at_ms
         self._marker_name = f"unsettled:{request.domain_name}"
+        self._record_task_name = record_task_name(request.domain_name, request.key_tag)
         # Whether a send of this request may have made a task nobody has found yet, and whether
         # the task it ends with is claimed: the domain's marker stays while either is in doubt.
         self._may_have_task = bool(record.attempted_at_ms)
@@ -121,13 +154,16 @@ class Submission:
             task = self._reconcile(answered=False)
             if task is not None:
                 return task
+        task = self._join()
+        if task is not None:
+            return task
         for _ in range(MAX_SUBMISSIONS):
             try:
                 submitted = self._p.retrier.call(self._send, what=ACTION)
             except OutcomeUnknownError as error:
                 logger.warning("Outcome unknown: reconciling before any resubmission",
                                extra={**self._log, "code": error.code})
-                task = self._reconcile(answered=error.http_status is not None)
+                task = self._reconcile(answered=error.answered_by_service)
                 if task is not None:
                     return task
                 continue
@@ -151,6 +187,47 @@ class Submission:
             except StoreError as error:  # the earlier note stands; the outcome is what matters
                 logger.warning("Send time not updated", extra={**self._log, "store_error": str(error)})
             raise
+
+    def _join(self) -> Optional[Task]:
+        """The DS record's task when it is still to be answered with (pending, or succeeded with
+        the KeyTag gone); None when a new task must be made."""
+        existing = RecordTask.decode(self._p.store.marker(self._record_task_name))
+        if existing is None:
+            return None
+        request, log = self._request, {**self._log, "task_no": existing.task_no}
+        details = self._look_up(lambda: self._p.domain_api.query_task_details(existing.task_no,
+                                                                              domain=request.domain_name),
+                                "QueryTaskDetailList").details
+        status = next((d.task_status for d in details if d.domain_name == request.domain_name), "")
+        if status == FAILURE or not status:
+            logger.info("The DS record's earlier task " + ("failed" if status else "is unknown to the service")
+                        + ": a new task is made", extra={**log, "task_status": status or None})
+            return None
+        if status == SUCCESS and self._key_tag_listed():
+            logger.info("The DS record's earlier task succeeded, but the KeyTag is listed again: a new task is made",
+                        extra=log)
+            return None
+        own = existing.key == self._key  # its claim was written, its record not (a lapsed lease)
+        logger.info("Adopted the request's own task" if own else "Joined the DS record's task",
+                    extra={**log, "task_status": status})
+        self._note(idempotency.SUBMITTED, existing.task_no, "", adopted=own, joined=not own, task_status=status)
+        self._clear_marker()  # no send of this request is unsettled (reconciled above, or none)
+        return Task(existing.task_no, "", adopted=own, joined=not own, task_status=status)
+
+    def _key_tag_listed(self) -> bool:
+        request = self._request
+        records = self._look_up(lambda: self._p.domain_api.query_ds_records(request.domain_name),
+                                "QueryDSRecord").records
+        return any(record.key_tag == request.key_tag for record in records)
+
+    def _look_up(self, read: Callable[[], T], what: str) -> T:
+        """A read the decision to send depends on. Refused (a permission, a parameter the service
+        does not take), it says nothing about the DS record: the request stays open, never fails."""
+        try:
+            return self._p.retrier.call(read, what=what)
+        except PermanentError as error:
+            raise DeferredError(error.code, f"Looking up the DS record's task was refused ({error.message})",
+                                service=error.service, action=error.action, request_id=error.request_id) from None
 
     def _note_sending(self, now: int) -> None:
         """The record and the domain's marker say a task may exist, before the call can make one."""
@@ -201,6 +278,10 @@ class Submission:
             log("Task of an earlier request found" + ("" if found.claimed_before else " and claimed for it"), extra={
                 **self._log, "task_no": found.task_no, "for_idempotency_key": earlier.key,
                 "for_key_tag": earlier.key_tag})
+            # Noted as its DS record's task (its own note may not have been written): a request for
+            # the same record joins it instead of sending.
+            self._p.store.set_marker(record_task_name(domain, earlier.key_tag),
+                                     RecordTask(found.task_no, earlier.key).encode(), self._ttl_ms)
         self._p.store.clear_marker(self._marker_name, raw)
 
     def _reconcile(self, answered: bool) -> Optional[Task]:
@@ -218,9 +299,10 @@ class Submission:
                                       f"{error.message})", service="Domain", action=error.action,
                                       request_id=error.request_id) from None
         if found.task_no:
-            logger.info("Task adopted by reconciliation", extra={**self._log, "task_no": found.task_no})
-            self._note(idempotency.SUBMITTED, found.task_no, "", adopted=True)
-            return Task(found.task_no, "", adopted=True)
+            logger.info("Task adopted by reconciliation", extra={**self._log, "task_no": found.task_no,
+                                                                 "task_status": found.task_status or None})
+            self._note(idempotency.SUBMITTED, found.task_no, "", adopted=True, task_status=found.task_status)
+            return Task(found.task_no, "", adopted=True, task_status=found.task_status)
         if not found.key_tag_listed:
             raise PermanentError("DSRecordAbsent",
                                  f"KeyTag {request.key_tag} is no longer listed for {request.domain_name} and no "
@@ -247,20 +329,27 @@ class Submission:
             raise too_late
         self._p.sleep(wait)
 
-    def _note(self, status: str, task_no: str, api_request_id: str, adopted: bool) -> None:
-        """The TaskNo is claimed for the request, then goes into its record. A store failure here
-        must not lose it: it is logged at ERROR with the TaskNo, and the request goes on to
-        publish. The claim comes first and on its own: while a task is unclaimed, another
-        request's reconciliation could take it (the marker stays up until it is claimed)."""
-        self._claimed = bool(store_write(lambda: self._p.store.claim_task(task_no, self._key, self._ttl_ms),
-                                         {**self._log, "task_no": task_no}))
+    def _note(self, status: str, task_no: str, api_request_id: str, adopted: bool, joined: bool = False,
+              task_status: str = "") -> None:
+        """The TaskNo is claimed for the request and noted as its DS record's task, then goes into
+        its record. A store failure here must not lose it: it is logged at ERROR with the TaskNo,
+        and the request goes on to publish. The claim and the note come first, each on its own:
+        while a task is unclaimed, another request's reconciliation could take it, and while it is
+        not noted, another request for the record would not join it; the domain's marker stays up
+        until both are written (the next request then writes them for it). A joined task is
+        another request's: it is neither claimed nor noted again."""
+        log = {**self._log, "task_no": task_no}
+        if not joined:
+            claimed = store_write(lambda: self._p.store.claim_task(task_no, self._key, self._ttl_ms), log)
+            noted = claimed and store_write(lambda: self._p.store.set_marker(
+                self._record_task_name, RecordTask(task_no, self._key).encode(), self._ttl_ms) or True, log)
+            self._claimed = bool(noted)
         changes = {"status": status, "task_no": task_no, "api_request_id": api_request_id,
-                   "adopted": str(int(adopted))}
-        if store_write(lambda: self._p.store.update(self._key, self._owner, changes, self._ttl_ms),
-                       {**self._log, "task_no": task_no}) is False:
+                   "adopted": str(int(adopted)), "joined": str(int(joined)), "task_status": task_status}
+        if store_write(lambda: self._p.store.update(self._key, self._owner, changes, self._ttl_ms), log) is False:
             # The lease lapsed (an invocation that overran): the claim still ties the task to the
             # request, so its next delivery adopts it instead of sending again.
-            logger.error("Idempotency record no longer held", extra={**self._log, "task_no": task_no})
+            logger.error("Idempotency record no longer held", extra=log)
 
 
 def store_write(step: Callable[[], T], log: dict) -> Optional[T]:

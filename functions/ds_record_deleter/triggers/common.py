@@ -152,16 +152,14 @@ def decode_message_body(body: Any, what: str = "The message body") -> Any:
 
 
 def requests_in(value: Any, source: Source, max_batch: int, client_ip: Optional[str] = None) -> List[IncomingRequest]:
-    """One request per object: an object is one request, an array holds several (each keeps the
-    delivery's id with its position, so it can be told apart and deduplicated)."""
+    """One request per object: an object is one request, an array holds several (each reported
+    under the delivery's id with its position; deduplicated by what it asks, see Source.item)."""
     if isinstance(value, list) and len(value) > max_batch:
         return [problem_item(batch_too_large(len(value), max_batch), source)]
     if isinstance(value, list) and not value:  # answered and published like any invalid request
         return [problem_item(InvalidRequest("InvalidRequest", None, "The array of requests is empty"), source)]
     if isinstance(value, list):
-        return [IncomingRequest(item, Source(source.trigger, f"{source.id}#{index}", source.survives_redelivery),
-                                client_ip)
-                for index, item in enumerate(value)]
+        return [IncomingRequest(item, source.item(index), client_ip) for index, item in enumerate(value)]
     return [IncomingRequest(value, source, client_ip)]
 
 
@@ -200,11 +198,23 @@ def result_of(outcome: Outcome) -> dict:
             result["Failure"] = outcome.failure
     if outcome.notified is not None:
         result["Notified"] = outcome.notified
-    if outcome.adopted:
-        result["Adopted"] = True
+    result.update(task_facts(outcome))
     if outcome.replayed:
         result["Replayed"] = True
     return result
+
+
+def task_facts(outcome: Outcome) -> dict:
+    """How a request came to its TaskNo, when not by a call of its own: found after a lost answer
+    (Adopted), or another request's task for the same DS record (Joined), with its status then."""
+    facts: dict = {}
+    if outcome.adopted:
+        facts["Adopted"] = True
+    if outcome.joined:
+        facts["Joined"] = True
+    if outcome.task_status:
+        facts["TaskStatus"] = outcome.task_status
+    return facts
 
 
 def summary(outcomes: List[Outcome]) -> dict:

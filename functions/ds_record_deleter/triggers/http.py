@@ -11,7 +11,7 @@ from deleter.idempotency import StoreError
 from deleter.outcome import PERMANENT, REJECTED, RETRYABLE, SUBMITTED, Outcome
 from deleter.source import HTTP, Source
 
-from .common import Delivery, Refused, TriggerOptions, batch_too_large, parse_json, requests_in
+from .common import Delivery, Refused, TriggerOptions, batch_too_large, parse_json, requests_in, task_facts
 from .webhook import WebhookVerifier
 
 MAX_BODY_BYTES = 64 * 1024
@@ -107,6 +107,7 @@ def _status_and_body(outcome: Outcome) -> tuple:
         request = outcome.request
         body = {"TaskNo": outcome.task_no, "RequestId": outcome.api_request_id,
                 "DomainName": request.domain_name, "KeyTag": request.key_tag}
+        body.update(task_facts(outcome))
         if outcome.notified is False:
             # The task exists (its TaskNo is kept as unpublished): the same request sent again
             # publishes it and makes no new task.
@@ -136,4 +137,7 @@ def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
 
 
 def misconfigured(message: str) -> dict:
-    return error_response(500, "FunctionMisconfigured", message)
+    """The caller cannot be authenticated while the settings are broken, so it is told nothing of
+    them: the detail is in the function's log (an ERROR line)."""
+    return error_response(500, "FunctionMisconfigured",
+                          "The function is misconfigured; its operator can read why in the function's log")
