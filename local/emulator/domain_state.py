@@ -4,6 +4,10 @@ Not thread-safe by itself: the caller holds EmulatorState's lock. Tasks advance 
 clock whenever advance() runs (every read does): WAITING_EXECUTE for waiting_seconds, then
 EXECUTING for executing_seconds, then EXECUTE_SUCCESS or EXECUTE_FAILURE. Tasks take effect in
 the order they finish, so of two deletions of one KeyTag the second finds nothing and fails.
+
+Two views of a task, as the API has them: QueryTaskDetailList's (detail(): the statuses above,
+codes 0..3) and QueryTaskList's (info(): the task-level WAITING_EXECUTE, EXECUTING, COMPLETE,
+codes 1..3, where a finished task is COMPLETE whether it succeeded or failed).
 """
 from __future__ import annotations
 
@@ -18,6 +22,11 @@ from .errors import ApiError
 
 WAITING, EXECUTING, SUCCESS, FAILURE = 0, 1, 2, 3
 STATUS_NAMES = ("WAITING_EXECUTE", "EXECUTING", "EXECUTE_SUCCESS", "EXECUTE_FAILURE")
+# QueryTaskList's task-level status per detail status: (name, code). The documentation's own
+# example pairs COMPLETE with code 1; its value list says 1, 2, 3, which is what is served.
+TASK_LEVEL_STATUS = {WAITING: ("WAITING_EXECUTE", 1), EXECUTING: ("EXECUTING", 2),
+                     SUCCESS: ("COMPLETE", 3), FAILURE: ("COMPLETE", 3)}
+NOT_CANCELLED = ("INIT", 0)  # TaskCancelStatus and its code: nobody cancels a task here
 # Task type names are not documented for these actions: unverified.
 DELETE_TASK, ADD_TASK = "DELETE_DS_RECORD", "ADD_DS_RECORD"
 TYPE_DESCRIPTIONS = {
@@ -25,10 +34,27 @@ TYPE_DESCRIPTIONS = {
     (ADD_TASK, "en"): "Add DS record", (ADD_TASK, "zh"): "添加DS记录",
 }
 BEIJING = timezone(timedelta(hours=8))
+BEIJING_OFFSET_MS = 8 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+# Spelt out rather than %b, which follows the process's locale.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def beijing_time(ms: int) -> str:
+    """QueryTaskDetailList's time format: 2018-01-25 20:46:57 (no zone; Beijing time)."""
     return datetime.fromtimestamp(ms / 1000, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def task_list_time(ms: int) -> str:
+    """QueryTaskList's own time format: Dec 26,2017 11:00:54 (Beijing time; zero-padded day
+    unverified)."""
+    moment = datetime.fromtimestamp(ms / 1000, BEIJING)
+    return f"{MONTHS[moment.month - 1]} {moment:%d,%Y %H:%M:%S}"
+
+
+def beijing_day_start(ms: int) -> int:
+    """The first ms of the Beijing day that ms falls in."""
+    return (ms + BEIJING_OFFSET_MS) // DAY_MS * DAY_MS - BEIJING_OFFSET_MS
 
 
 @dataclass(frozen=True)
@@ -87,13 +113,14 @@ class Task:
         }
 
     def info(self) -> Dict[str, Any]:
-        """The QueryTaskList view of the task (a batch of one)."""
+        """The QueryTaskList view of the task (a batch of one domain): task-level status only."""
+        status, code = TASK_LEVEL_STATUS[self.status]
         return {
             "TaskNo": self.task_no, "TaskType": self.task_type,
-            "TaskTypeDescription": TYPE_DESCRIPTIONS[(self.task_type, self.lang)],
-            "TaskStatus": STATUS_NAMES[self.status], "TaskStatusCode": self.status, "TaskNum": 1,
-            "CreateTime": beijing_time(self.created_ms), "Clientip": self.client_ip,
-            "TaskCancelStatus": "NOT_CANCEL", "TaskCancelStatusCode": 0,
+            "TaskTypeDescription": TYPE_DESCRIPTIONS[(self.task_type, self.lang)], "TaskNum": 1,
+            "TaskStatus": status, "TaskStatusCode": code,
+            "TaskCancelStatus": NOT_CANCELLED[0], "TaskCancelStatusCode": NOT_CANCELLED[1],
+            "CreateTime": task_list_time(self.created_ms), "Clientip": self.client_ip,
         }
 
     def snapshot(self) -> Dict[str, Any]:
@@ -196,12 +223,17 @@ class DomainStore:
         ]
 
     def tasks_created_between(self, begin_ms: Optional[int], end_ms: Optional[int]) -> List[Task]:
-        """Newest first."""
+        """QueryTaskList's choice: the service honours whole days only, so each bound is widened
+        to the whole Beijing day it falls in (a task created earlier on BeginCreateTime's day is
+        listed, and one later on EndCreateTime's day). Newest first here; the documentation
+        promises no order, so clients must not rely on it."""
+        first = None if begin_ms is None else beijing_day_start(begin_ms)
+        after = None if end_ms is None else beijing_day_start(end_ms) + DAY_MS
         chosen = [
             task for task in self.tasks
-            if (begin_ms is None or task.created_ms >= begin_ms) and (end_ms is None or task.created_ms <= end_ms)
+            if (first is None or task.created_ms >= first) and (after is None or task.created_ms < after)
         ]
-        return sorted(chosen, key=lambda task: task.seq, reverse=True)
+        return sorted(chosen, key=lambda task: (task.created_ms, task.seq), reverse=True)
 
     def snapshot(self) -> Dict[str, Any]:
         return {

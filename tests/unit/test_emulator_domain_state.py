@@ -1,9 +1,12 @@
 """Registrar tasks advance from the clock: waiting, executing, then success or failure."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
-from local.emulator.domain_state import ADD_TASK, DELETE_TASK, DomainStore, DSRecord, beijing_time
+from local.emulator.domain_state import (ADD_TASK, BEIJING, DELETE_TASK, DomainStore, DSRecord, beijing_time,
+                                         task_list_time)
 from local.emulator.errors import ApiError
 
 
@@ -106,11 +109,64 @@ def test_task_lists_filter_and_order(store, clock):
     clock.now += 5
     second = store.submit(DELETE_TASK, "example.com", 2, "ip", "en")
     assert store.tasks_created_between(None, None) == [second, first]
-    assert store.tasks_created_between(second.created_ms, None) == [second]
-    assert store.tasks_created_between(None, first.created_ms) == [first]
     assert store.task_details(first.task_no) == [first]
     assert store.task_details(first.task_no, status=2) == []
     assert store.task_details(first.task_no, instance_id=first.instance_id) == [first]
+
+
+def beijing_ms(text):
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=BEIJING).timestamp() * 1000)
+
+
+def submit_at(store, clock, when, key_tag=7):
+    clock.now = beijing_ms(when) / 1000
+    return store.submit(DELETE_TASK, "example.com", key_tag, "ip", "en")
+
+
+def test_the_task_list_widens_its_bounds_to_whole_beijing_days(store, clock):
+    day_before = submit_at(store, clock, "2023-11-14 23:59:59.999")
+    midnight = submit_at(store, clock, "2023-11-15 00:00:00.000")
+    morning = submit_at(store, clock, "2023-11-15 09:00:00.000")
+    last_ms = submit_at(store, clock, "2023-11-15 23:59:59.999")
+    day_after = submit_at(store, clock, "2023-11-16 00:00:00.000")
+    ten = beijing_ms("2023-11-15 10:00:00.000")
+    # 10:00 on the 15th, as either bound, stands for the whole 15th (Beijing time).
+    assert store.tasks_created_between(ten, ten) == [last_ms, morning, midnight]
+    assert store.tasks_created_between(ten, None) == [day_after, last_ms, morning, midnight]
+    assert store.tasks_created_between(None, ten) == [last_ms, morning, midnight, day_before]
+    # 02:00 Beijing is 18:00 UTC the day before: the Beijing day counts, not the UTC day.
+    assert store.tasks_created_between(beijing_ms("2023-11-16 02:00:00.000"), None) == [day_after]
+    assert store.tasks_created_between(ten, beijing_ms("2023-11-14 12:00:00.000")) == []
+
+
+def test_the_task_list_is_newest_first_by_creation_time(store, clock):
+    later = submit_at(store, clock, "2023-11-15 12:00:00.000")
+    earlier = submit_at(store, clock, "2023-11-15 11:00:00.000")  # a clock set back: seq says otherwise
+    assert store.tasks_created_between(None, None) == [later, earlier]
+
+
+def test_the_task_list_view_has_task_level_statuses(store, clock):
+    fine = submit_at(store, clock, "2017-12-26 11:00:54.000", key_tag=7)
+    missing = store.submit(DELETE_TASK, "example.com", 99, "10.1.2.3", "en")
+    views = []
+    for _ in range(3):  # waiting, executing, finished (delays 1 s and 2 s)
+        store.advance()
+        views.append((fine.info()["TaskStatus"], fine.info()["TaskStatusCode"], missing.info()["TaskStatus"]))
+        clock.now += 1.5
+    assert views == [("WAITING_EXECUTE", 1, "WAITING_EXECUTE"), ("EXECUTING", 2, "EXECUTING"),
+                     ("COMPLETE", 3, "COMPLETE")]
+    # Finished either way: only the detail view tells success from failure.
+    assert (fine.detail()["TaskStatus"], missing.detail()["TaskStatus"]) == ("EXECUTE_SUCCESS", "EXECUTE_FAILURE")
+    assert missing.info() == {
+        "TaskNo": missing.task_no, "TaskType": "DELETE_DS_RECORD", "TaskTypeDescription": "Delete DS record",
+        "TaskNum": 1, "TaskStatus": "COMPLETE", "TaskStatusCode": 3, "TaskCancelStatus": "INIT",
+        "TaskCancelStatusCode": 0, "CreateTime": "Dec 26,2017 11:00:54", "Clientip": "10.1.2.3"}
+
+
+@pytest.mark.parametrize("ms, text", [(0, "Jan 01,1970 08:00:00"), (1514257254000, "Dec 26,2017 11:00:54"),
+                                      (1688140800000, "Jul 01,2023 00:00:00")])
+def test_task_list_times_are_beijing_time_in_the_lists_own_format(ms, text):
+    assert task_list_time(ms) == text
 
 
 def test_task_numbers_are_uuid4(store):
