@@ -1,6 +1,7 @@
 """The emulator's own control API under /__emulator__/ (JSON, no authentication).
 
-GET state | GET, DELETE requests | GET stats (calls in flight, and the peak) | GET, PUT, DELETE faults | POST reset | POST domains |
+GET state | GET, DELETE requests | GET stats (calls in flight, and the peak) | GET, PUT, DELETE faults | POST reset |
+POST or PUT domains (one entry as in seed.json, TaskOutcome and ErrorMsg included: it replaces the domain) |
 GET, PUT settings | GET credentials. No real Alibaba Cloud API lives under this path.
 """
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Admin:
             ("DELETE", "faults"): lambda _: self.faults.clear(),
             ("POST", "reset"): lambda _: self.reset(),
             ("POST", "domains"): self.put_domain,
+            ("PUT", "domains"): self.put_domain,
             ("GET", "settings"): lambda _: self.settings(),
             ("PUT", "settings"): self.change_settings,
             ("GET", "credentials"): lambda _: self.credentials_view(),

@@ -5,6 +5,11 @@ clock whenever advance() runs (every read does): WAITING_EXECUTE for waiting_sec
 EXECUTING for executing_seconds, then EXECUTE_SUCCESS or EXECUTE_FAILURE. Tasks take effect in
 the order they finish, so of two deletions of one KeyTag the second finds nothing and fails.
 
+Each task's end is planned when it is created (TaskPlan): "success" (it does what it asks, and
+fails as the registry would when there is nothing to do), "failure" (it fails with ErrorMsg,
+changing nothing) or "executing" (it never finishes). A fault rule's plan wins over the domain's
+TaskOutcome, which wins over the default, success.
+
 Two views of a task, as the API has them: QueryTaskDetailList's (detail(): the statuses above,
 codes 0..3) and QueryTaskList's (info(): the task-level WAITING_EXECUTE, EXECUTING, COMPLETE,
 codes 1..3, where a finished task is COMPLETE whether it succeeded or failed).
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -27,6 +33,13 @@ STATUS_NAMES = ("WAITING_EXECUTE", "EXECUTING", "EXECUTE_SUCCESS", "EXECUTE_FAIL
 TASK_LEVEL_STATUS = {WAITING: ("WAITING_EXECUTE", 1), EXECUTING: ("EXECUTING", 2),
                      SUCCESS: ("COMPLETE", 3), FAILURE: ("COMPLETE", 3)}
 NOT_CANCELLED = ("INIT", 0)  # TaskCancelStatus and its code: nobody cancels a task here
+SUCCEEDS, FAILS, NEVER_ENDS = "success", "failure", "executing"
+OUTCOMES = (SUCCEEDS, FAILS, NEVER_ENDS)
+# Invented: no failure message of this action is published.
+DEFAULT_ERROR_MSG = "The registry refused the request: 2400 Command failed."
+# One try and the five retries that the TaskDetailHistory documentation says a failure gets
+# (unverified); a task that did not fail shows one try.
+FAILED_TRY_COUNT = 6
 # Task type names are not documented for these actions: unverified.
 DELETE_TASK, ADD_TASK = "DELETE_DS_RECORD", "ADD_DS_RECORD"
 TYPE_DESCRIPTIONS = {
@@ -72,14 +85,39 @@ class DSRecord:
         return {"KeyTag": self.key_tag, "Algorithm": self.algorithm, "DigestType": self.digest_type, "Digest": self.digest}
 
 
+@dataclass(frozen=True)
+class TaskPlan:
+    """How a task will end, and who decided: default, domain, fault or bulk."""
+
+    outcome: str = SUCCEEDS
+    error_msg: Optional[str] = None  # a failure's ErrorMsg (None: DEFAULT_ERROR_MSG)
+    by: str = "default"
+
+    @classmethod
+    def checked(cls, outcome: Any, error_msg: Any, by: str) -> "TaskPlan":
+        if outcome not in OUTCOMES:
+            raise ValueError(f"TaskOutcome must be one of {OUTCOMES}, not {outcome!r}")
+        if error_msg is not None and (outcome != FAILS or not isinstance(error_msg, str)):
+            raise ValueError('ErrorMsg is a string, and only for TaskOutcome "failure"')
+        return cls(outcome, error_msg, by)
+
+    def failure_message(self) -> str:
+        return self.error_msg or DEFAULT_ERROR_MSG
+
+
 @dataclass
 class Domain:
     name: str
     instance_id: str
     records: List[DSRecord] = field(default_factory=list)
+    plan: TaskPlan = TaskPlan()  # for the domain's tasks
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"DomainName": self.name, "InstanceId": self.instance_id, "DSRecords": [r.as_dict() for r in self.records]}
+        entry = {"DomainName": self.name, "InstanceId": self.instance_id,
+                 "DSRecords": [r.as_dict() for r in self.records], "TaskOutcome": self.plan.outcome}
+        if self.plan.outcome == FAILS:
+            entry["ErrorMsg"] = self.plan.failure_message()
+        return entry
 
 
 @dataclass
@@ -94,13 +132,15 @@ class Task:
     lang: str
     created_ms: int
     starts_ms: int  # leaves WAITING_EXECUTE
-    finishes_ms: int  # reaches its end
+    finishes_ms: Optional[int]  # reaches its end (None: never)
+    plan: TaskPlan = TaskPlan()
     task_no: str = field(default_factory=lambda: str(uuid.uuid4()))
     task_detail_no: str = field(default_factory=lambda: str(uuid.uuid4()))
     status: int = WAITING
     updated_ms: int = 0
     result: str = ""
     fail_reason: str = ""
+    try_count: int = 1
 
     def detail(self) -> Dict[str, Any]:
         return {
@@ -108,7 +148,7 @@ class Task:
             "TaskTypeDescription": TYPE_DESCRIPTIONS[(self.task_type, self.lang)],
             "TaskStatus": STATUS_NAMES[self.status], "TaskStatusCode": self.status,
             "TaskResult": self.result, "ErrorMsg": self.fail_reason, "FailReason": self.fail_reason,
-            "TryCount": 1, "DomainName": self.domain_name, "InstanceId": self.instance_id,
+            "TryCount": self.try_count, "DomainName": self.domain_name, "InstanceId": self.instance_id,
             "CreateTime": beijing_time(self.created_ms), "UpdateTime": beijing_time(self.updated_ms or self.created_ms),
         }
 
@@ -125,8 +165,10 @@ class Task:
 
     def snapshot(self) -> Dict[str, Any]:
         record = self.new_record.as_dict() if self.new_record else None
+        planned_error = self.plan.failure_message() if self.plan.outcome == FAILS else None
         return {**self.detail(), "KeyTag": self.key_tag, "NewDSRecord": record, "Clientip": self.client_ip,
-                "CreateTimeMs": self.created_ms}
+                "CreateTimeMs": self.created_ms, "PlannedOutcome": self.plan.outcome,
+                "PlannedErrorMsg": planned_error, "PlannedBy": self.plan.by}
 
 
 def domain_not_exist() -> ApiError:
@@ -153,7 +195,9 @@ class DomainStore:
     def put_domain(self, entry: Dict[str, Any]) -> Domain:
         name = str(entry["DomainName"]).lower()
         instance_id = entry.get("InstanceId") or "S" + hashlib.sha1(name.encode()).hexdigest()[:14].upper()
-        domain = Domain(name, instance_id, [DSRecord.from_dict(r) for r in entry.get("DSRecords", [])])
+        plan = TaskPlan.checked(entry.get("TaskOutcome", SUCCEEDS), entry.get("ErrorMsg"),
+                                "domain" if "TaskOutcome" in entry else "default")
+        domain = Domain(name, instance_id, [DSRecord.from_dict(r) for r in entry.get("DSRecords", [])], plan)
         self.domains[name] = domain
         return domain
 
@@ -165,15 +209,17 @@ class DomainStore:
     # --- tasks ---------------------------------------------------------------------------
 
     def submit(self, task_type: str, domain_name: str, key_tag: int, client_ip: str, lang: str,
-               new_record: Optional[DSRecord] = None) -> Task:
+               new_record: Optional[DSRecord] = None, plan: Optional[TaskPlan] = None) -> Task:
+        """A new task; its end is `plan` (a fault rule's), else the domain's."""
         domain = self.domain(domain_name)
+        plan = plan or domain.plan
         now = self._now_ms()
         waiting_ms, executing_ms = (int(seconds * 1000) for seconds in self.task_delays)
         task = Task(
             seq=next(self._seq), task_type=task_type, domain_name=domain.name, instance_id=domain.instance_id,
             key_tag=key_tag, new_record=new_record,
             client_ip=client_ip, lang=lang, created_ms=now, starts_ms=now + waiting_ms,
-            finishes_ms=now + waiting_ms + executing_ms,
+            finishes_ms=None if plan.outcome == NEVER_ENDS else now + waiting_ms + executing_ms, plan=plan,
         )
         self.tasks.append(task)
         self._pending.append(task)
@@ -181,10 +227,10 @@ class DomainStore:
 
     def advance(self) -> None:
         now = self._now_ms()
-        self._pending.sort(key=lambda task: (task.finishes_ms, task.seq))
+        self._pending.sort(key=lambda task: (math.inf if task.finishes_ms is None else task.finishes_ms, task.seq))
         still_pending = []
         for task in self._pending:
-            if now >= task.finishes_ms:
+            if task.finishes_ms is not None and now >= task.finishes_ms:
                 self._finish(task)
             else:
                 if now >= task.starts_ms and task.status == WAITING:
@@ -196,7 +242,9 @@ class DomainStore:
         task.updated_ms = task.finishes_ms
         domain = self.domains.get(task.domain_name)  # may have been replaced or removed meanwhile
         records = domain.records if domain else []
-        if domain is None:
+        if task.plan.outcome == FAILS:
+            failure = task.plan.failure_message()
+        elif domain is None:
             failure = "The domain no longer exists in this account."
         elif task.task_type == DELETE_TASK:
             kept = [r for r in records if r.key_tag != task.key_tag]
@@ -211,6 +259,7 @@ class DomainStore:
             task.status, task.result = SUCCESS, "SUCCESS"
         else:
             task.status, task.result, task.fail_reason = FAILURE, "FAILURE", failure
+            task.try_count = FAILED_TRY_COUNT
 
     def task_details(self, task_no: str, domain_name: Optional[str] = None, status: Optional[int] = None,
                      instance_id: Optional[str] = None) -> List[Task]:

@@ -1,11 +1,13 @@
 """Fault injection: rules that make chosen calls slow, refused, ambiguous or cut off.
 
 Configuration: {"seed": 42, "rules": [{"service": "domain"|"mns"|"*", "action": NAME or a
-glob such as "*" or "Query*",
-"fault": F, "rate": 0..1, "times": max firings, "latency_ms": N, "retry_after_ms": N,
-"code": throttling code, "status": gateway_page status}]}. Rules are tried in order for each authenticated call: every
-latency rule that fires adds its delay, and the first error rule that fires wins. A seeded
-random generator (under a lock) decides, so a run can be replayed.
+glob such as "*" or "Query*", "fault": F, "rate": 0..1, "times": max firings, "latency_ms": N,
+"retry_after_ms": N, "code": throttling code, "status": gateway_page status,
+"error_msg": task_failure's ErrorMsg}]}. Rules are tried in order for each authenticated call:
+every latency rule that fires adds its delay, and the first error rule that fires wins. Then,
+if the call will be processed, the first outcome rule that fires (task_failure, task_stuck:
+only on the actions that create a task) plans how the created task ends. A seeded random
+generator (under a lock) decides, so a run can be replayed.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
+from .domain_params import TASK_ACTIONS
+from .domain_state import FAILS, NEVER_ENDS, TaskPlan
 from .errors import ApiError
 from .http_types import DROPPED, Reply
 
@@ -28,6 +32,8 @@ PROCESSED_THEN_FAILED = ("internal_error_after", "drop_after", "garbled_after")
 GATEWAY_STATUSES = (429, 502, 503, 504)
 ERROR_FAULTS = NOT_PROCESSED + PROCESSED_THEN_FAILED
 LATENCY_FAULTS = ("latency", "latency_after")
+# The call succeeds; the task it creates fails (with error_msg) or never leaves EXECUTING.
+OUTCOME_FAULTS = {"task_failure": FAILS, "task_stuck": NEVER_ENDS}
 SERVICES = ("domain", "mns", "*")
 DEFAULT_LATENCY_MS = 1000
 # Throttling answers: code -> (status, message). The Domain API's default is Throttling.User;
@@ -60,6 +66,7 @@ class FaultRule:
     retry_after_ms: Optional[int] = None
     code: Optional[str] = None  # throttling only: which throttling Code to answer
     status: Optional[int] = None  # gateway_page only: the page's HTTP status
+    error_msg: Optional[str] = None  # task_failure only: the failed task's ErrorMsg
     fired: int = 0
 
     @classmethod
@@ -75,11 +82,17 @@ class FaultRule:
             retry_after_ms=None if entry.get("retry_after_ms") is None else int(entry["retry_after_ms"]),
             code=entry.get("code"),
             status=None if entry.get("status") is None else int(entry["status"]),
+            error_msg=None if entry.get("error_msg") is None else str(entry["error_msg"]),
         )
         if rule.service not in SERVICES:
             raise ValueError(f"service must be one of {SERVICES}, not {rule.service!r}")
-        if rule.fault not in ERROR_FAULTS + LATENCY_FAULTS:
-            raise ValueError(f"fault must be one of {ERROR_FAULTS + LATENCY_FAULTS}, not {rule.fault!r}")
+        faults = ERROR_FAULTS + LATENCY_FAULTS + tuple(OUTCOME_FAULTS)
+        if rule.fault not in faults:
+            raise ValueError(f"fault must be one of {faults}, not {rule.fault!r}")
+        if rule.is_outcome and (rule.service == "mns" or not any(fnmatchcase(a, rule.action) for a in TASK_ACTIONS)):
+            raise ValueError(f"{rule.fault} is for the actions that create a task: {TASK_ACTIONS}")
+        if rule.error_msg is not None and rule.fault != "task_failure":
+            raise ValueError("error_msg is only for task_failure rules")
         if not 0.0 <= rule.rate <= 1.0:
             raise ValueError(f"rate must be within 0..1, not {rule.rate}")
         if (rule.times is not None and rule.times < 0) or rule.latency_ms < 0:
@@ -98,13 +111,31 @@ class FaultRule:
     def is_latency(self) -> bool:
         return self.fault in LATENCY_FAULTS
 
+    @property
+    def is_outcome(self) -> bool:
+        return self.fault in OUTCOME_FAULTS
+
 
 @dataclass
 class FaultDecision:
     error: Optional[FaultRule] = None
     latency_before_ms: int = 0
     latency_after_ms: int = 0
-    fired: List[str] = field(default_factory=list)  # fault names, in rule order
+    outcome: Optional[FaultRule] = None  # plans the end of the task the call creates
+    fired: List[str] = field(default_factory=list)  # fault names, in the order they fired
+
+    @property
+    def processes_the_call(self) -> bool:
+        return self.error is None or self.error.fault in PROCESSED_THEN_FAILED
+
+    def task_plan(self) -> Optional[TaskPlan]:
+        """The planned end of a task the call creates, when an outcome rule fired."""
+        if self.outcome is None:
+            return None
+        return TaskPlan(OUTCOME_FAULTS[self.outcome.fault], self.outcome.error_msg, "fault")
+
+
+STRING_OPTIONS = ("code", "error_msg")
 
 
 def parse_fault_spec(spec: str) -> Dict[str, Any]:
@@ -118,7 +149,7 @@ def parse_fault_spec(spec: str) -> Dict[str, Any]:
         key, sep, value = extra.partition("=")
         if not sep:
             raise ValueError(f"fault spec option {extra!r} is not key=value")
-        entry[key] = value if key == "code" else int(value)
+        entry[key] = value if key in STRING_OPTIONS else int(value)
     FaultRule.from_dict(entry)  # fail now, with the spec in hand
     return entry
 
@@ -147,19 +178,30 @@ class FaultInjector:
         decision = FaultDecision()
         with self._lock:
             for rule in self._rules:
-                if not rule.applies_to(service, action) or (decision.error and not rule.is_latency):
+                if rule.is_outcome or not rule.applies_to(service, action) or (decision.error and not rule.is_latency):
                     continue
-                if self._random.random() >= rule.rate:
-                    continue
-                rule.fired += 1
-                decision.fired.append(rule.fault)
-                if rule.fault == "latency":
-                    decision.latency_before_ms += rule.latency_ms
-                elif rule.fault == "latency_after":
-                    decision.latency_after_ms += rule.latency_ms
-                else:
-                    decision.error = rule
+                if self._fires(rule, decision):
+                    if rule.fault == "latency":
+                        decision.latency_before_ms += rule.latency_ms
+                    elif rule.fault == "latency_after":
+                        decision.latency_after_ms += rule.latency_ms
+                    else:
+                        decision.error = rule
+            # Only a task that will be created gets a planned end (and only then does a rule fire).
+            if service != "domain" or action not in TASK_ACTIONS or not decision.processes_the_call:
+                return decision
+            for rule in self._rules:
+                if rule.is_outcome and rule.applies_to(service, action) and self._fires(rule, decision):
+                    decision.outcome = rule
+                    break
         return decision
+
+    def _fires(self, rule: FaultRule, decision: FaultDecision) -> bool:
+        if self._random.random() >= rule.rate:
+            return False
+        rule.fired += 1
+        decision.fired.append(rule.fault)
+        return True
 
 
 def run_with_faults(

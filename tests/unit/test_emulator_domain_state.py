@@ -5,8 +5,8 @@ from datetime import datetime
 
 import pytest
 
-from local.emulator.domain_state import (ADD_TASK, BEIJING, DELETE_TASK, DomainStore, DSRecord, beijing_time,
-                                         task_list_time)
+from local.emulator.domain_state import (ADD_TASK, BEIJING, DEFAULT_ERROR_MSG, DELETE_TASK, FAILS, DomainStore,
+                                         DSRecord, TaskPlan, beijing_time, task_list_time)
 from local.emulator.errors import ApiError
 
 
@@ -174,3 +174,75 @@ def test_task_numbers_are_uuid4(store):
 
     task = store.submit(DELETE_TASK, "example.com", 1, "ip", "en")
     assert uuid.UUID(task.task_no).version == 4 and uuid.UUID(task.task_detail_no).version == 4
+
+
+# --- planned ends ----------------------------------------------------------------------------
+
+def finish_all(store, clock):
+    clock.now += 3600
+    store.advance()
+
+
+def test_a_domain_planned_to_fail_fails_its_tasks_and_keeps_its_records(store, clock):
+    store.put_domain({"DomainName": "example.com", "DSRecords": [record(7)], "TaskOutcome": "failure"})
+    task = store.submit(DELETE_TASK, "example.com", 7, "ip", "en")
+    finish_all(store, clock)
+    detail = task.detail()
+    assert (detail["TaskStatus"], detail["TaskStatusCode"], detail["TryCount"]) == ("EXECUTE_FAILURE", 3, 6)
+    assert detail["ErrorMsg"] == detail["FailReason"] == DEFAULT_ERROR_MSG
+    assert task.info()["TaskStatus"] == "COMPLETE" and key_tags(store) == [7]
+
+
+def test_a_failure_carries_the_domains_error_message(store, clock):
+    store.put_domain({"DomainName": "example.com", "DSRecords": [record(7)], "TaskOutcome": "failure",
+                      "ErrorMsg": "Registry said no"})
+    task = store.submit(DELETE_TASK, "example.com", 7, "ip", "en")
+    finish_all(store, clock)
+    assert (task.detail()["ErrorMsg"], task.detail()["FailReason"]) == ("Registry said no", "Registry said no")
+    assert store.domain("example.com").as_dict()["ErrorMsg"] == "Registry said no"
+
+
+def test_a_domain_planned_to_stay_executing_never_finishes(store, clock):
+    store.put_domain({"DomainName": "example.com", "DSRecords": [record(7)], "TaskOutcome": "executing"})
+    stuck = store.submit(DELETE_TASK, "example.com", 7, "ip", "en")
+    store.advance()
+    assert stuck.detail()["TaskStatus"] == "WAITING_EXECUTE"  # it waits first, like any task
+    for _ in range(3):
+        finish_all(store, clock)
+        assert (stuck.detail()["TaskStatus"], stuck.detail()["TaskStatusCode"], stuck.info()["TaskStatusCode"]) == (
+            "EXECUTING", 1, 2)
+    assert key_tags(store) == [7]
+
+
+def test_a_planned_success_still_fails_when_there_is_nothing_to_delete(store, clock):
+    store.put_domain({"DomainName": "example.com", "DSRecords": [record(7)], "TaskOutcome": "success"})
+    deleted, missing = (store.submit(DELETE_TASK, "example.com", tag, "ip", "en") for tag in (7, 8))
+    finish_all(store, clock)
+    assert (deleted.detail()["TaskStatus"], deleted.detail()["TryCount"]) == ("EXECUTE_SUCCESS", 1)
+    assert missing.detail()["TaskStatus"] == "EXECUTE_FAILURE" and "8" in missing.detail()["FailReason"]
+
+
+def test_a_plan_given_at_submission_wins_over_the_domains(store, clock):
+    store.put_domain({"DomainName": "example.com", "DSRecords": [record(7)], "TaskOutcome": "executing"})
+    task = store.submit(DELETE_TASK, "example.com", 7, "ip", "en", plan=TaskPlan(FAILS, "from a rule", "fault"))
+    finish_all(store, clock)
+    assert (task.detail()["TaskStatus"], task.detail()["ErrorMsg"]) == ("EXECUTE_FAILURE", "from a rule")
+    assert {k: v for k, v in task.snapshot().items() if k.startswith("Planned")} == {
+        "PlannedOutcome": "failure", "PlannedErrorMsg": "from a rule", "PlannedBy": "fault"}
+
+
+def test_the_plan_is_fixed_when_the_task_is_created(store, clock):
+    task = store.submit(DELETE_TASK, "example.com", 7, "ip", "en")
+    store.put_domain({"DomainName": "example.com", "DSRecords": [record(7)], "TaskOutcome": "failure"})
+    finish_all(store, clock)
+    assert task.detail()["TaskStatus"] == "EXECUTE_SUCCESS"
+    assert (task.snapshot()["PlannedOutcome"], task.snapshot()["PlannedBy"]) == ("success", "default")
+
+
+@pytest.mark.parametrize("entry", [{"TaskOutcome": "succeeded"}, {"TaskOutcome": None},
+                                   {"TaskOutcome": "success", "ErrorMsg": "x"}, {"ErrorMsg": "x"},
+                                   {"TaskOutcome": "failure", "ErrorMsg": 5}])
+def test_bad_planned_ends_are_refused(store, entry):
+    with pytest.raises(ValueError):
+        store.put_domain({"DomainName": "example.com", **entry})
+    assert store.domain("example.com").plan == TaskPlan()  # the old entry stays

@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from local.emulator.domain_state import TaskPlan
 from local.emulator.faults import FaultInjector, fault_error, parse_fault_spec, run_with_faults
 from local.emulator.http_types import Reply
 
@@ -93,3 +94,50 @@ def test_fault_errors_speak_each_services_codes():
     assert (mns.status, mns.code, mns.headers) == (429, "TooManyRequests", {})
     unavailable = injector({"fault": "unavailable"}).decide("mns", "X").error
     assert (fault_error(unavailable, "mns").status, fault_error(unavailable, "mns").code) == (503, "ServiceUnavailable")
+
+
+# --- rules that plan how a created task ends -------------------------------------------------
+
+SAVE = "SaveSingleTaskForDeletingDSRecord"
+
+
+def test_outcome_specs():
+    assert parse_fault_spec(f"domain:{SAVE}:task_failure:0.5:error_msg=Registry said no:times=2") == {
+        "service": "domain", "action": SAVE, "fault": "task_failure", "rate": 0.5,
+        "error_msg": "Registry said no", "times": 2}
+    assert parse_fault_spec("*:SaveSingleTask*:task_stuck:1")["fault"] == "task_stuck"
+
+
+@pytest.mark.parametrize("spec", ["mns:*:task_failure:1", "domain:QueryDSRecord:task_stuck:1",
+                                  "domain:Query*:task_failure:1", "domain:*:throttling:1:error_msg=x",
+                                  f"domain:{SAVE}:task_stuck:1:error_msg=x"])
+def test_bad_outcome_specs(spec):
+    with pytest.raises(ValueError):
+        parse_fault_spec(spec)
+
+
+def test_an_outcome_rule_plans_only_the_tasks_of_calls_that_create_one():
+    faults = injector({"action": "*", "fault": "task_failure", "error_msg": "no"})
+    assert faults.decide("domain", "QueryDSRecord").outcome is None
+    assert faults.decide("mns", "SendMessage").outcome is None
+    assert faults.describe()["rules"][0]["fired"] == 0
+    decision = faults.decide("domain", SAVE)
+    assert decision.task_plan() == TaskPlan("failure", "no", "fault") and decision.fired == ["task_failure"]
+    stuck = injector({"fault": "task_stuck"}).decide("domain", "SaveSingleTaskForAddingDSRecord")
+    assert stuck.task_plan() == TaskPlan("executing", None, "fault") and stuck.error is None
+
+
+@pytest.mark.parametrize("error, planned", [("throttling", False), ("drop_before", False), ("gateway_page", False),
+                                            ("internal_error_after", True), ("drop_after", True)])
+def test_an_outcome_rule_fires_only_when_the_call_will_be_processed(error, planned):
+    # The outcome rule comes first: it still waits for the error rules' verdict.
+    faults = injector({"fault": "task_stuck"}, {"fault": error})
+    decision = faults.decide("domain", SAVE)
+    assert (decision.outcome is not None, decision.error.fault) == (planned, error)
+    assert faults.describe()["rules"][0]["fired"] == int(planned)
+
+
+def test_the_first_outcome_rule_that_fires_wins():
+    faults = injector({"fault": "task_stuck", "rate": 0}, {"fault": "task_failure"}, {"fault": "task_stuck"})
+    assert faults.decide("domain", SAVE).task_plan().outcome == "failure"
+    assert [rule["fired"] for rule in faults.describe()["rules"]] == [0, 1, 0]
