@@ -2,7 +2,7 @@
 
 GET state | GET, DELETE requests | GET stats (calls in flight, and the peak) | GET, PUT, DELETE faults | POST reset |
 POST or PUT domains (one entry as in seed.json, TaskOutcome and ErrorMsg included: it replaces the domain) |
-GET, PUT settings | GET credentials. No real Alibaba Cloud API lives under this path.
+POST tasks (many tasks of one domain at once: see DomainStore.create_tasks) | GET, PUT settings | GET credentials. No real Alibaba Cloud API lives under this path.
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ class Admin:
             ("POST", "reset"): lambda _: self.reset(),
             ("POST", "domains"): self.put_domain,
             ("PUT", "domains"): self.put_domain,
+            ("POST", "tasks"): self.create_tasks,
             ("GET", "settings"): lambda _: self.settings(),
             ("PUT", "settings"): self.change_settings,
             ("GET", "credentials"): lambda _: self.credentials_view(),
@@ -74,6 +75,13 @@ class Admin:
         except ApiError as error:
             raise ValueError(error.message)
         return self.state.put_domain(entry)
+
+    def create_tasks(self, entry: Any) -> Dict[str, Any]:
+        try:
+            task_nos = self.state.create_tasks(entry)
+        except ApiError as error:  # DomainNotExist
+            raise ValueError(error.message)
+        return {"Count": len(task_nos), "TaskNos": task_nos}
 
     def settings(self) -> Dict[str, Any]:
         with self.state.lock:

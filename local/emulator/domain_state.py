@@ -40,6 +40,7 @@ DEFAULT_ERROR_MSG = "The registry refused the request: 2400 Command failed."
 # One try and the five retries that the TaskDetailHistory documentation says a failure gets
 # (unverified); a task that did not fail shows one try.
 FAILED_TRY_COUNT = 6
+MAX_BULK_TASKS = 100_000
 # Task type names are not documented for these actions: unverified.
 DELETE_TASK, ADD_TASK = "DELETE_DS_RECORD", "ADD_DS_RECORD"
 TYPE_DESCRIPTIONS = {
@@ -134,6 +135,7 @@ class Task:
     starts_ms: int  # leaves WAITING_EXECUTE
     finishes_ms: Optional[int]  # reaches its end (None: never)
     plan: TaskPlan = TaskPlan()
+    changes_records: bool = True  # False: a made-up task (create_tasks) that ends as planned, changing nothing
     task_no: str = field(default_factory=lambda: str(uuid.uuid4()))
     task_detail_no: str = field(default_factory=lambda: str(uuid.uuid4()))
     status: int = WAITING
@@ -168,7 +170,20 @@ class Task:
         planned_error = self.plan.failure_message() if self.plan.outcome == FAILS else None
         return {**self.detail(), "KeyTag": self.key_tag, "NewDSRecord": record, "Clientip": self.client_ip,
                 "CreateTimeMs": self.created_ms, "PlannedOutcome": self.plan.outcome,
-                "PlannedErrorMsg": planned_error, "PlannedBy": self.plan.by}
+                "PlannedErrorMsg": planned_error, "PlannedBy": self.plan.by, "ChangesRecords": self.changes_records}
+
+
+def domain_name_of(entry: Dict[str, Any]) -> str:
+    if not isinstance(entry, dict) or not isinstance(entry.get("DomainName"), str):
+        raise ValueError('a domain or task entry needs {"DomainName": "..."}')
+    return entry["DomainName"].lower()
+
+
+def _integer(entry: Dict[str, Any], name: str, low: int, high: int, default: Optional[int] = None) -> int:
+    value = entry.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}")
+    return value
 
 
 def domain_not_exist() -> ApiError:
@@ -182,6 +197,7 @@ class DomainStore:
     ) -> None:
         self.domains: Dict[str, Domain] = {}
         self.tasks: List[Task] = []
+        self._by_no: Dict[str, Task] = {}
         self._pending: List[Task] = []
         self._seq = itertools.count(1)
         self.task_delays = task_delays
@@ -212,16 +228,42 @@ class DomainStore:
                new_record: Optional[DSRecord] = None, plan: Optional[TaskPlan] = None) -> Task:
         """A new task; its end is `plan` (a fault rule's), else the domain's."""
         domain = self.domain(domain_name)
-        plan = plan or domain.plan
+        return self._add_task(task_type, domain, key_tag, client_ip, lang, new_record, plan or domain.plan,
+                              self._now_ms())
+
+    def create_tasks(self, entry: Dict[str, Any]) -> List[Task]:
+        """Count tasks of one domain at once, their creation times spread evenly from
+        BeginCreateTime to EndCreateTime (ms; default now): someone else's tasks, for tests that
+        need many in the account. They end as TaskOutcome says and never change DS records."""
+        domain = self.domain(domain_name_of(entry))
+        count = _integer(entry, "Count", 1, MAX_BULK_TASKS)
+        key_tag = _integer(entry, "KeyTag", 0, 65535)
         now = self._now_ms()
+        end = _integer(entry, "EndCreateTime", 0, 2**63 - 1, now)
+        begin = _integer(entry, "BeginCreateTime", 0, end, end)
+        task_type = entry.get("TaskType", DELETE_TASK)
+        if task_type not in (DELETE_TASK, ADD_TASK):
+            raise ValueError(f"TaskType must be {DELETE_TASK} or {ADD_TASK}")
+        plan = TaskPlan.checked(entry.get("TaskOutcome", SUCCEEDS), entry.get("ErrorMsg"), "bulk")
+        client_ip = str(entry.get("Clientip", "127.0.0.1"))
+        step = (end - begin) / (count - 1) if count > 1 else 0
+        return [self._add_task(task_type, domain, key_tag, client_ip, "en", None, plan, begin + round(step * index),
+                               changes_records=False)
+                for index in range(count)]
+
+    def _add_task(self, task_type: str, domain: Domain, key_tag: int, client_ip: str, lang: str,
+                  new_record: Optional[DSRecord], plan: TaskPlan, created_ms: int,
+                  changes_records: bool = True) -> Task:
         waiting_ms, executing_ms = (int(seconds * 1000) for seconds in self.task_delays)
         task = Task(
             seq=next(self._seq), task_type=task_type, domain_name=domain.name, instance_id=domain.instance_id,
-            key_tag=key_tag, new_record=new_record,
-            client_ip=client_ip, lang=lang, created_ms=now, starts_ms=now + waiting_ms,
-            finishes_ms=None if plan.outcome == NEVER_ENDS else now + waiting_ms + executing_ms, plan=plan,
+            key_tag=key_tag, new_record=new_record, client_ip=client_ip, lang=lang, created_ms=created_ms,
+            starts_ms=created_ms + waiting_ms,
+            finishes_ms=None if plan.outcome == NEVER_ENDS else created_ms + waiting_ms + executing_ms, plan=plan,
+            changes_records=changes_records,
         )
         self.tasks.append(task)
+        self._by_no[task.task_no] = task
         self._pending.append(task)
         return task
 
@@ -244,6 +286,8 @@ class DomainStore:
         records = domain.records if domain else []
         if task.plan.outcome == FAILS:
             failure = task.plan.failure_message()
+        elif not task.changes_records:
+            failure = None
         elif domain is None:
             failure = "The domain no longer exists in this account."
         elif task.task_type == DELETE_TASK:
@@ -263,10 +307,10 @@ class DomainStore:
 
     def task_details(self, task_no: str, domain_name: Optional[str] = None, status: Optional[int] = None,
                      instance_id: Optional[str] = None) -> List[Task]:
+        task = self._by_no.get(task_no)  # a lookup, not a scan: reconciliation reads many
         return [
-            task for task in self.tasks
-            if task.task_no == task_no
-            and (domain_name is None or task.domain_name == domain_name)
+            task for task in ([task] if task else [])
+            if (domain_name is None or task.domain_name == domain_name)
             and (status is None or task.status == status)
             and (instance_id is None or task.instance_id == instance_id)
         ]

@@ -127,3 +127,15 @@ class Emulator:
 
     def put_domain(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         return self.admin.put_domain(entry)
+
+    def create_tasks(self, domain_name: str, key_tag: int, count: int, begin_ms: Optional[int] = None,
+                     end_ms: Optional[int] = None, *, task_type: str = "DELETE_DS_RECORD", outcome: str = "success",
+                     error_msg: Optional[str] = None) -> List[str]:
+        """count tasks of an existing domain, created from begin_ms to end_ms (epoch ms, spread
+        evenly; default now), ending as outcome says without changing DS records: as if
+        someone else had made them. Their TaskNos, oldest first. The admin call POST tasks."""
+        entry: Dict[str, Any] = {"DomainName": domain_name, "KeyTag": key_tag, "Count": count,
+                                 "TaskType": task_type, "TaskOutcome": outcome}
+        optional = {"BeginCreateTime": begin_ms, "EndCreateTime": end_ms, "ErrorMsg": error_msg}
+        entry.update({name: value for name, value in optional.items() if value is not None})
+        return self.admin.create_tasks(entry)["TaskNos"]

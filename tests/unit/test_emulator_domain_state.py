@@ -246,3 +246,43 @@ def test_bad_planned_ends_are_refused(store, entry):
     with pytest.raises(ValueError):
         store.put_domain({"DomainName": "example.com", **entry})
     assert store.domain("example.com").plan == TaskPlan()  # the old entry stays
+
+
+# --- many tasks at once ----------------------------------------------------------------------
+
+def test_many_tasks_are_spread_over_their_window_and_end_as_planned(store, clock):
+    now = int(clock.now * 1000)
+    made = store.create_tasks({"DomainName": "Example.com", "KeyTag": 2371, "Count": 5, "TaskOutcome": "success",
+                               "BeginCreateTime": now - 4000, "EndCreateTime": now})
+    assert [task.created_ms for task in made] == [now - 4000, now - 3000, now - 2000, now - 1000, now]
+    live = store.submit(DELETE_TASK, "example.com", 7, "ip", "en")
+    finish_all(store, clock)
+    assert {task.detail()["TaskStatus"] for task in made} == {"EXECUTE_SUCCESS"}
+    assert key_tags(store) == [2371, 2371]  # made-up tasks change nothing; the live one did its work
+    assert store.tasks_created_between(None, None) == [live, *made[::-1]]
+    assert (made[0].snapshot()["PlannedBy"], made[0].snapshot()["ChangesRecords"]) == ("bulk", False)
+
+
+def test_many_tasks_default_to_now_and_may_fail_or_never_end(store, clock):
+    failed = store.create_tasks({"DomainName": "example.com", "KeyTag": 1, "Count": 2, "TaskOutcome": "failure",
+                                 "ErrorMsg": "old failure", "TaskType": ADD_TASK})
+    stuck = store.create_tasks({"DomainName": "example.com", "KeyTag": 1, "Count": 1, "TaskOutcome": "executing"})
+    finish_all(store, clock)
+    assert {task.created_ms for task in failed + stuck} == {int((clock.now - 3600) * 1000)}
+    assert [(t.detail()["TaskStatus"], t.detail()["ErrorMsg"], t.task_type) for t in failed] == [
+        ("EXECUTE_FAILURE", "old failure", ADD_TASK)] * 2
+    assert stuck[0].detail()["TaskStatus"] == "EXECUTING"
+
+
+@pytest.mark.parametrize("change", [{"Count": 0}, {"Count": "5"}, {"Count": True}, {"KeyTag": 70000},
+                                    {"BeginCreateTime": 2000, "EndCreateTime": 1000}, {"TaskType": "DELETE"},
+                                    {"TaskOutcome": "lost"}, {"ErrorMsg": "only with failure"}, {"DomainName": 5}])
+def test_bad_bulk_entries_are_refused(store, change):
+    with pytest.raises(ValueError):
+        store.create_tasks({"DomainName": "example.com", "KeyTag": 1, "Count": 3, **change})
+    assert store.tasks == []
+
+
+def test_bulk_tasks_need_a_domain_of_the_account(store):
+    with pytest.raises(ApiError):
+        store.create_tasks({"DomainName": "example.org", "KeyTag": 1, "Count": 3})

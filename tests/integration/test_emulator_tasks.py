@@ -1,5 +1,5 @@
-"""How tasks end, under the test's control: per domain (seed, admin API) and per fault rule,
-seen through the official Domain SDK over HTTP."""
+"""Tasks under the test's control, seen through the official Domain SDK over HTTP: how they end
+(per domain, from the seed or the admin API, and per fault rule), and many made at once."""
 from __future__ import annotations
 
 import time
@@ -138,3 +138,46 @@ def test_a_refused_call_plans_nothing(emulator, client):
     assert domain_error(lambda: delete_ds(client, "example.org", 12345)).code == "Throttling.User"
     assert admin(emulator, "GET", "state")["tasks"] == []
     assert [rule["fired"] for rule in admin(emulator, "GET", "faults")["rules"]] == [0, 1]
+
+
+# --- many tasks at once --------------------------------------------------------------------
+
+def test_twelve_hundred_tasks_in_one_admin_call_are_listed_page_by_page(emulator, client):
+    own = delete_ds(client, "example.org", 12345)
+    [own_task] = admin(emulator, "GET", "state")["tasks"]
+    now = own_task["CreateTimeMs"]
+    made = admin(emulator, "POST", "tasks", {
+        "DomainName": "example.org", "KeyTag": 54321, "Count": 1200, "TaskOutcome": "failure",
+        "ErrorMsg": "someone else's", "BeginCreateTime": now - 3_600_000, "EndCreateTime": now - 1})
+    assert made["Count"] == len(set(made["TaskNos"])) == 1200
+
+    seen, page_num = [], 1
+    while True:
+        body = task_list(client, page_num=page_num, page_size=100, begin_ms=now - 3_600_000, end_ms=now)
+        seen += [info.task_no for info in body.data.task_info]
+        if not body.next_page:
+            break
+        page_num += 1
+    assert (page_num, body.total_item_num, body.total_page_num) == (13, 1201, 13)
+    assert seen == [own] + made["TaskNos"][::-1]  # newest first: the request's own task, then the rest
+    oldest = task_detail(client, made["TaskNos"][0])
+    assert (oldest.task_status, oldest.error_msg, oldest.domain_name) == ("EXECUTE_FAILURE", "someone else's",
+                                                                          "example.org")
+    assert sorted(r.key_tag for r in ds_records(client, "example.org")) == [54321]  # made-up tasks change nothing
+
+
+def test_the_emulator_method_makes_the_same_tasks(emulator, client):
+    task_nos = emulator.create_tasks("example.net", 31589, 3, outcome="executing")
+    assert [task_detail(client, task_no).task_status for task_no in task_nos] == ["EXECUTING"] * 3
+    assert [(t["PlannedOutcome"], t["PlannedBy"]) for t in admin(emulator, "GET", "state")["tasks"]] == [
+        ("executing", "bulk")] * 3
+
+
+@pytest.mark.parametrize("body", [{"DomainName": "elsewhere.example", "KeyTag": 1, "Count": 2},
+                                  {"DomainName": "example.org", "KeyTag": 1},
+                                  {"DomainName": "example.org", "KeyTag": 1, "Count": 2, "TaskOutcome": "maybe"},
+                                  ["not", "an", "object"]])
+def test_bad_bulk_calls_are_refused(emulator, body):
+    response = requests.post(f"{emulator.url}/__emulator__/tasks", json=body, timeout=5)
+    assert response.status_code == 400 and response.json()["error"]
+    assert admin(emulator, "GET", "state")["tasks"] == []
