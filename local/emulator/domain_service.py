@@ -15,7 +15,7 @@ from .auth import NonceCache, authenticate_domain, claimed_domain_identity, requ
 from .credentials import CredentialStore
 from .domain_state import ADD_TASK, DELETE_TASK, DSRecord, TaskPlan
 from .errors import ApiError
-from .faults import FaultInjector, fault_error, run_with_faults
+from .faults import FaultInjector, fault_error
 from .http_types import CallRecord, HttpRequest, Reply
 from .state import EmulatorState
 
@@ -81,7 +81,7 @@ class DomainService:
                 return error_reply(error, request_id, host)
             return json_reply(200, {"RequestId": request_id, **body}, request_id)
 
-        return run_with_faults(
+        return self.faults.run(
             decision, process, lambda rule: error_reply(fault_error(rule, "domain"), request_id, host)
         )
 

@@ -109,14 +109,18 @@ class Emulator:
         return self.requests.entries()
 
     def stats(self) -> Dict[str, Any]:
-        """Calls in flight per service now, and the most at once since the last reset."""
-        return self.requests.stats()
+        """Calls in flight per service now, the most at once since the last reset, and how many
+        calls a gateway page deferred are still to be performed."""
+        return self.admin.stats()
 
     def wait_idle(self, give_up_seconds: float = 10) -> None:
         """Until no call is being served (a client that gave up on a call does not wait for it;
-        the emulator logs the call when it answers)."""
+        the emulator logs the call when it answers) and no deferred call is still to come."""
         give_up = time.monotonic() + give_up_seconds
-        while any(self.stats()["in_flight"].values()) and time.monotonic() < give_up:
+        while time.monotonic() < give_up:
+            stats = self.stats()
+            if not any(stats["in_flight"].values()) and not stats["deferred"]:
+                return
             time.sleep(0.02)
 
     def set_faults(self, config: Optional[Dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@
 Configuration: {"seed": 42, "rules": [{"service": "domain"|"mns"|"*", "action": NAME or a
 glob such as "*" or "Query*", "fault": F, "rate": 0..1, "times": max firings, "latency_ms": N,
 "retry_after_ms": N, "code": throttling code, "status": gateway_page status,
+"process_after_ms": N (gateway_page: the service still performs the call N ms after the page),
 "error_msg": task_failure's ErrorMsg}]}. Rules are tried in order for each authenticated call:
 every latency rule that fires adds its delay, and the first error rule that fires wins. Then,
 if the call will be processed, the first outcome rule that fires (task_failure, task_stuck:
@@ -18,13 +19,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
+from .deferred import DeferredCalls
 from .domain_params import TASK_ACTIONS
 from .domain_state import FAILS, NEVER_ENDS, TaskPlan
 from .errors import ApiError
 from .http_types import DROPPED, Reply
 
 # gateway_page: the front gateway answers with its own HTML page (status from `status`, 503 by
-# default) before the service sees the call; garbled_after: the call is processed, and the 200
+# default) before the service sees the call, or, with process_after_ms, while the backend goes
+# on to perform the call that much later (a gateway timeout in front of a slow backend); garbled_after: the call is processed, and the 200
 # answer arrives cut short, unreadable.
 # forbidden: the role lacks the action (a RAM policy changed under a running function).
 NOT_PROCESSED = ("throttling", "unavailable", "internal_error", "drop_before", "gateway_page", "forbidden")
@@ -67,6 +70,7 @@ class FaultRule:
     code: Optional[str] = None  # throttling only: which throttling Code to answer
     status: Optional[int] = None  # gateway_page only: the page's HTTP status
     error_msg: Optional[str] = None  # task_failure only: the failed task's ErrorMsg
+    process_after_ms: Optional[int] = None  # gateway_page only: the call is still performed, this much later
     fired: int = 0
 
     @classmethod
@@ -83,6 +87,7 @@ class FaultRule:
             code=entry.get("code"),
             status=None if entry.get("status") is None else int(entry["status"]),
             error_msg=None if entry.get("error_msg") is None else str(entry["error_msg"]),
+            process_after_ms=None if entry.get("process_after_ms") is None else int(entry["process_after_ms"]),
         )
         if rule.service not in SERVICES:
             raise ValueError(f"service must be one of {SERVICES}, not {rule.service!r}")
@@ -93,6 +98,8 @@ class FaultRule:
             raise ValueError(f"{rule.fault} is for the actions that create a task: {TASK_ACTIONS}")
         if rule.error_msg is not None and rule.fault != "task_failure":
             raise ValueError("error_msg is only for task_failure rules")
+        if rule.process_after_ms is not None and (rule.fault != "gateway_page" or rule.process_after_ms < 0):
+            raise ValueError("process_after_ms is only for gateway_page rules, and not negative")
         if not 0.0 <= rule.rate <= 1.0:
             raise ValueError(f"rate must be within 0..1, not {rule.rate}")
         if (rule.times is not None and rule.times < 0) or rule.latency_ms < 0:
@@ -115,6 +122,10 @@ class FaultRule:
     def is_outcome(self) -> bool:
         return self.fault in OUTCOME_FAULTS
 
+    @property
+    def processes_later(self) -> bool:
+        return self.fault == "gateway_page" and self.process_after_ms is not None
+
 
 @dataclass
 class FaultDecision:
@@ -126,7 +137,8 @@ class FaultDecision:
 
     @property
     def processes_the_call(self) -> bool:
-        return self.error is None or self.error.fault in PROCESSED_THEN_FAILED
+        error = self.error
+        return error is None or error.fault in PROCESSED_THEN_FAILED or error.processes_later
 
     def task_plan(self) -> Optional[TaskPlan]:
         """The planned end of a task the call creates, when an outcome rule fired."""
@@ -157,6 +169,7 @@ def parse_fault_spec(spec: str) -> Dict[str, Any]:
 class FaultInjector:
     def __init__(self, config: Optional[Dict[str, Any]] = None) -> None:
         self._lock = threading.Lock()
+        self.deferred = DeferredCalls()  # survives configure(): rules change, calls under way do not
         self.configure(config)
 
     def configure(self, config: Optional[Dict[str, Any]]) -> None:
@@ -204,27 +217,29 @@ class FaultInjector:
         return True
 
 
-def run_with_faults(
-    decision: FaultDecision, process: Callable[[], Reply], fault_reply: Callable[[FaultRule], Reply]
-) -> Reply:
-    """Process the call as the decision says: delayed, refused, cut off, or failed after the fact."""
-    time.sleep(decision.latency_before_ms / 1000)
-    error = decision.error
-    if error is not None and error.fault == "drop_before":
-        return DROPPED
-    if error is not None and error.fault == "gateway_page":
-        return gateway_page(error.status or 503)
-    if error is not None and error.fault in NOT_PROCESSED:
-        return fault_reply(error)
-    reply = process()
-    if error is not None and error.fault == "internal_error_after":
-        reply = fault_reply(error)
-    elif error is not None and error.fault == "drop_after":
-        reply = DROPPED
-    elif error is not None and error.fault == "garbled_after":
-        reply = Reply(200, reply.body[: len(reply.body) // 2], dict(reply.headers), code="Garbled")
-    time.sleep(decision.latency_after_ms / 1000)
-    return reply
+    def run(self, decision: FaultDecision, process: Callable[[], Reply],
+            fault_reply: Callable[[FaultRule], Reply]) -> Reply:
+        """Process the call as the decision says: delayed, refused, cut off, failed after the
+        fact, or answered by the gateway and performed later."""
+        time.sleep(decision.latency_before_ms / 1000)
+        error = decision.error
+        if error is not None and error.fault == "drop_before":
+            return DROPPED
+        if error is not None and error.fault == "gateway_page":
+            if error.processes_later:
+                self.deferred.defer(error.process_after_ms / 1000, process)
+            return gateway_page(error.status or 503)
+        if error is not None and error.fault in NOT_PROCESSED:
+            return fault_reply(error)
+        reply = process()
+        if error is not None and error.fault == "internal_error_after":
+            reply = fault_reply(error)
+        elif error is not None and error.fault == "drop_after":
+            reply = DROPPED
+        elif error is not None and error.fault == "garbled_after":
+            reply = Reply(200, reply.body[: len(reply.body) // 2], dict(reply.headers), code="Garbled")
+        time.sleep(decision.latency_after_ms / 1000)
+        return reply
 
 
 def gateway_page(status: int) -> Reply:

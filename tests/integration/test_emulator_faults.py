@@ -106,6 +106,48 @@ def test_a_gateway_page_answers_before_the_service_sees_the_call(emulator, statu
     assert f"<h1>{status}</h1>" in response.text and task_count(emulator) == 0
 
 
+def created_tasks(emulator):
+    return admin(emulator, "GET", "state")["tasks"]
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_page_can_come_while_the_backend_still_performs_the_call(emulator, status):
+    set_rules(emulator, {"service": "domain", "action": "SaveSingleTaskForDeletingDSRecord", "fault": "gateway_page",
+                         "rate": 1, "status": status, "process_after_ms": 400})
+    started = time.monotonic()
+    response = delete_ds(emulator)
+    answered_ms = int(time.time() * 1000)
+    assert (response.status_code, response.headers["content-type"]) == (status, "text/html")
+    assert time.monotonic() - started < 0.3
+    assert created_tasks(emulator) == []  # reconciling at once finds nothing
+    assert admin(emulator, "GET", "stats")["deferred"] == 1
+    while not created_tasks(emulator):  # waiting a settle time finds the task
+        assert time.monotonic() - started < 5
+        time.sleep(0.02)
+    [task] = created_tasks(emulator)
+    assert task["DomainName"] == "example.org" and task["CreateTimeMs"] >= answered_ms + 300
+    assert (last_logged(emulator)["status"], last_logged(emulator)["fault"]) == (status, "gateway_page")
+
+
+def test_waiting_for_quiet_includes_deferred_calls(emulator):
+    set_rules(emulator, {"service": "mns", "action": "PublishMessage", "fault": "gateway_page", "rate": 1,
+                         "status": 502, "process_after_ms": 300})
+    assert publish(emulator, "late").status_code == 502
+    assert inbox_messages(emulator) == []
+    emulator.wait_idle()
+    assert [m["MessageBody"] for m in inbox_messages(emulator)] == ["late"]
+    assert emulator.stats()["deferred"] == 0
+
+
+def test_a_reset_cancels_deferred_calls(emulator):
+    set_rules(emulator, {"service": "domain", "action": "*", "fault": "gateway_page", "rate": 1,
+                         "process_after_ms": 300})
+    assert delete_ds(emulator).status_code == 503
+    admin(emulator, "POST", "reset")
+    time.sleep(0.5)
+    assert created_tasks(emulator) == [] and admin(emulator, "GET", "stats")["deferred"] == 0
+
+
 def test_a_garbled_answer_comes_after_the_work_was_done(emulator):
     set_rules(emulator, {"service": "domain", "action": "*", "fault": "garbled_after", "rate": 1})
     response = delete_ds(emulator)
@@ -239,7 +281,9 @@ def test_rules_are_replaced_shown_and_cleared_at_run_time(emulator):
 def test_a_bad_rule_is_refused_and_the_old_rules_stay(emulator):
     set_rules(emulator, {"service": "domain", "action": "*", "fault": "unavailable", "rate": 1})
     for bad in ({"fault": "explode"}, {"fault": "throttling", "rate": 2}, {"fault": "latency", "colour": "red"},
-                {"fault": "gateway_page", "status": 418}, {"fault": "unavailable", "status": 503}):
+                {"fault": "gateway_page", "status": 418}, {"fault": "unavailable", "status": 503},
+                {"fault": "unavailable", "process_after_ms": 5}, {"fault": "gateway_page", "process_after_ms": -5},
+                {"fault": "task_failure", "action": "QueryDSRecord"}):
         response = requests.put(f"{emulator.url}/__emulator__/faults", json={"rules": [bad]}, timeout=5)
         assert response.status_code == 400
     assert len(admin(emulator, "GET", "faults")["rules"]) == 1

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 import pytest
 
 from local.emulator.domain_state import TaskPlan
-from local.emulator.faults import FaultInjector, fault_error, parse_fault_spec, run_with_faults
+from local.emulator.faults import FaultInjector, fault_error, parse_fault_spec
 from local.emulator.http_types import Reply
 
 
@@ -76,13 +78,14 @@ def test_times_caps_firings_and_configure_replaces_rules():
 ])
 def test_which_faults_process_the_call(fault, processed, status):
     calls = []
-    decision = injector({"fault": fault}).decide("domain", "X")
+    faults = injector({"fault": fault})
+    decision = faults.decide("domain", "X")
 
     def reply_for(rule):
         error = fault_error(rule, "domain")
         return Reply(error.status, code=error.code)
 
-    reply = run_with_faults(decision, lambda: calls.append(1) or Reply(200), reply_for)
+    reply = faults.run(decision, lambda: calls.append(1) or Reply(200), reply_for)
     assert (calls == [1], None if reply.dropped else reply.status) == (processed, status)
 
 
@@ -141,3 +144,46 @@ def test_the_first_outcome_rule_that_fires_wins():
     faults = injector({"fault": "task_stuck", "rate": 0}, {"fault": "task_failure"}, {"fault": "task_stuck"})
     assert faults.decide("domain", SAVE).task_plan().outcome == "failure"
     assert [rule["fired"] for rule in faults.describe()["rules"]] == [0, 1, 0]
+
+
+# --- a gateway page in front of a backend that goes on to perform the call -------------------
+
+def test_a_deferred_gateway_page_spec():
+    assert parse_fault_spec(f"domain:{SAVE}:gateway_page:1:status=504:process_after_ms=300") == {
+        "service": "domain", "action": SAVE, "fault": "gateway_page", "rate": 1.0, "status": 504,
+        "process_after_ms": 300}
+
+
+@pytest.mark.parametrize("spec", ["domain:*:throttling:1:process_after_ms=10", "domain:*:gateway_page:1:process_after_ms=-1",
+                                  "domain:*:gateway_page:1:process_after_ms=soon"])
+def test_bad_deferred_specs(spec):
+    with pytest.raises(ValueError):
+        parse_fault_spec(spec)
+
+
+def test_the_page_comes_at_once_and_the_call_is_performed_later():
+    faults = injector({"fault": "gateway_page", "status": 502, "process_after_ms": 200}, {"fault": "task_stuck"})
+    decision = faults.decide("domain", SAVE)
+    assert decision.task_plan().outcome == "executing"  # the call will be performed: its task is planned
+    performed = threading.Event()
+    started = time.monotonic()
+    reply = faults.run(decision, lambda: performed.set() or Reply(200), lambda rule: Reply(500))
+    assert (reply.status, reply.headers["content-type"]) == (502, "text/html")
+    assert time.monotonic() - started < 0.15 and not performed.is_set() and faults.deferred.pending() == 1
+    assert performed.wait(5) and time.monotonic() - started >= 0.2
+    deadline = time.monotonic() + 5
+    while faults.deferred.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert faults.deferred.pending() == 0
+
+
+def test_cancelled_deferred_calls_never_run_and_clearing_rules_keeps_them():
+    faults = injector({"fault": "gateway_page", "process_after_ms": 100})
+    performed = []
+    for _ in range(2):
+        faults.run(faults.decide("domain", SAVE), lambda: performed.append(1), lambda rule: Reply(500))
+    faults.clear()
+    assert faults.deferred.pending() == 2
+    faults.deferred.cancel()
+    time.sleep(0.2)
+    assert (performed, faults.deferred.pending()) == ([], 0)
