@@ -279,18 +279,6 @@ def test_a_published_message_reaches_the_subscribed_queue(emulator, kind):
     assert mns_error(lambda: inbox.receive_message(0)).type == "MessageNotExist"
 
 
-def test_a_delayed_message_is_invisible_until_its_delay_passes(emulator):
-    queue = mns_account(emulator, emulator.sts_credentials).get_queue(FOLLOWUP)
-    queue.send_message(Message("later", delay_seconds=1))
-    sent_at = time.monotonic()
-
-    assert mns_error(lambda: queue.receive_message(0)).type == "MessageNotExist"
-    received = queue.receive_message(5)  # long polling wakes when the delay ends
-
-    assert received.message_body == b"later"  # the SDK base64-encodes queue messages by default
-    assert time.monotonic() - sent_at >= 0.9
-
-
 def test_a_received_message_stays_invisible_until_deleted(emulator):
     queue = mns_account(emulator, emulator.access_key).get_queue(FOLLOWUP)
     queue.send_message(Message("once"))
