@@ -1,24 +1,16 @@
-"""Fault injection seen at the HTTP level, run-time control through the admin API, the CLI,
-and many clients at once."""
+"""Fault injection seen at the HTTP level, run-time control through the admin API, and many
+clients at once."""
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from local.emulator import raw_client
-from local.emulator.__main__ import fault_config, parse_args
 
-REPO = Path(__file__).resolve().parents[2]
 DELETE = ("SaveSingleTaskForDeletingDSRecord", {"DomainName": "example.org", "KeyTag": "12345"})
 INBOX = "ds-record-deleter-notifications-inbox"
 TOPIC_MESSAGES = "/topics/ds-record-deleter-notifications/messages"
@@ -315,52 +307,6 @@ def test_the_credentials_endpoint_lists_what_is_accepted(emulator):
     shown = admin(emulator, "GET", "credentials")
     assert (shown["account_id"], shown["region"]) == ("1234567890123456", "cn-hangzhou")
     assert emulator.sts_credentials in shown["credentials"] and emulator.access_key in shown["credentials"]
-
-
-# --- the command line ----------------------------------------------------------------------
-
-def test_fault_flags_and_file_are_parsed(tmp_path):
-    rules_file = tmp_path / "faults.json"
-    rules_file.write_text(json.dumps({"seed": 7, "rules": [{"service": "mns", "action": "*", "fault": "unavailable"}]}))
-    args = parse_args(["--faults", str(rules_file), "--task-delays", "0.5,1.5",
-                       "--fault", "domain:SaveSingleTaskForDeletingDSRecord:throttling:0.2",
-                       "--fault", "mns:PublishMessage:latency:1:latency_ms=50:times=3"])
-    config = fault_config(args)
-    assert config["seed"] == 7 and args.task_delays == (0.5, 1.5)
-    assert [(r["service"], r["action"], r["fault"]) for r in config["rules"]] == [
-        ("mns", "*", "unavailable"),
-        ("domain", "SaveSingleTaskForDeletingDSRecord", "throttling"),
-        ("mns", "PublishMessage", "latency"),
-    ]
-    assert (config["rules"][1]["rate"], config["rules"][2]["latency_ms"], config["rules"][2]["times"]) == (0.2, 50, 3)
-
-
-@pytest.mark.parametrize("spec", ["domain:*:throttling", "domain:*:explode:1", "domain:*:throttling:1.5",
-                                  "domain:*:latency:1:latency_ms"])
-def test_a_bad_fault_flag_stops_the_command(spec, capsys):
-    with pytest.raises(SystemExit):
-        parse_args(["--fault", spec])
-
-
-def test_the_command_serves_with_its_flags_until_interrupted():
-    # Run from the repository as a person would, without the Makefile's PYTHONPATH.
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.emulator", "--port", "0", "--task-delays", "0,0",
-         "--fault", "domain:QueryDSRecord:unavailable:1"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        banner = process.stdout.readline()
-        assert "http://127.0.0.1:" in banner, process.stderr.read()
-        url = banner.split(" at ", 1)[1].strip()
-        rules = requests.get(f"{url}/__emulator__/faults", timeout=5).json()["rules"]
-        assert [(r["action"], r["fault"], r["rate"]) for r in rules] == [("QueryDSRecord", "unavailable", 1.0)]
-        rest = [process.stdout.readline() for _ in range(6)]
-        assert any("LTAI5tEmulatorAccessKey01" in line for line in rest)
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(10) == 0
 
 
 # --- many clients at once -------------------------------------------------------------------
