@@ -1,8 +1,10 @@
 """The emulator's own control API under /__emulator__/ (JSON, no authentication).
 
-GET state | GET, DELETE requests | GET stats (calls in flight, the peak, calls deferred) | GET, PUT, DELETE faults | POST reset |
-POST or PUT domains (one entry as in seed.json, TaskOutcome and ErrorMsg included: it replaces the domain) |
-POST tasks (many tasks of one domain at once: see DomainStore.create_tasks) | GET, PUT settings | GET credentials. No real Alibaba Cloud API lives under this path.
+GET state | GET, DELETE requests | GET stats (calls in flight, the peak, calls deferred) |
+GET, PUT, DELETE faults | POST reset | POST or PUT domains (one entry as in seed.json,
+TaskOutcome and ErrorMsg included: it replaces the domain) | POST tasks (many tasks of one
+domain at once: see DomainStore.create_tasks) | GET, PUT settings | GET credentials.
+No real Alibaba Cloud API lives under this path.
 """
 from __future__ import annotations
 

@@ -55,6 +55,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self.faults.deferred.cancel()  # a stopped cloud performs nothing more
         if self._server is not None:
             self._server.shutdown()  # returns once serve_forever has: the thread is ending
             self._server.server_close()

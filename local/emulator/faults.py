@@ -27,8 +27,8 @@ from .http_types import DROPPED, Reply
 
 # gateway_page: the front gateway answers with its own HTML page (status from `status`, 503 by
 # default) before the service sees the call, or, with process_after_ms, while the backend goes
-# on to perform the call that much later (a gateway timeout in front of a slow backend); garbled_after: the call is processed, and the 200
-# answer arrives cut short, unreadable.
+# on to perform the call that much later (a gateway timing out in front of a slow backend).
+# garbled_after: the call is processed, and the 200 answer arrives cut short, unreadable.
 # forbidden: the role lacks the action (a RAM policy changed under a running function).
 NOT_PROCESSED = ("throttling", "unavailable", "internal_error", "drop_before", "gateway_page", "forbidden")
 PROCESSED_THEN_FAILED = ("internal_error_after", "drop_after", "garbled_after")

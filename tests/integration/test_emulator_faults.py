@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from local.emulator import raw_client
+from local.emulator import Emulator, raw_client
 
 DELETE = ("SaveSingleTaskForDeletingDSRecord", {"DomainName": "example.org", "KeyTag": "12345"})
 INBOX = "ds-record-deleter-notifications-inbox"
@@ -138,6 +138,14 @@ def test_a_reset_cancels_deferred_calls(emulator):
     admin(emulator, "POST", "reset")
     time.sleep(0.5)
     assert created_tasks(emulator) == [] and admin(emulator, "GET", "stats")["deferred"] == 0
+
+
+def test_a_stopped_emulator_performs_no_deferred_call():
+    rule = {"service": "domain", "action": "*", "fault": "gateway_page", "rate": 1, "process_after_ms": 200}
+    with Emulator(faults={"rules": [rule]}) as stopping:
+        assert delete_ds(stopping).status_code == 503
+    time.sleep(0.4)
+    assert stopping.snapshot()["tasks"] == [] and stopping.stats()["deferred"] == 0
 
 
 def test_a_garbled_answer_comes_after_the_work_was_done(emulator):
