@@ -1,9 +1,17 @@
-"""python -m local.emulator: serve the Domain API and MNS locally until Ctrl-C."""
+"""python -m local.emulator: serve the Domain API and MNS locally until Ctrl-C or SIGTERM.
+
+It prints `export` lines (an STS triple and both endpoints) to paste into another shell, where
+`make invoke` then talks to this emulator; everything else it prints is a shell comment.
+"""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import shlex
+import signal
+import sys
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -26,7 +34,8 @@ def fault_spec(text: str) -> Dict[str, Any]:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m local.emulator", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("EMULATOR_PORT", "9100")))
     parser.add_argument("--seed", help="seed JSON file (default: the bundled seed.json)")
@@ -50,32 +59,58 @@ def fault_config(args: argparse.Namespace) -> Dict[str, Any]:
     return config
 
 
+def client_environment(emulator: Emulator) -> Dict[str, str]:
+    """What the function (`make invoke`, local/runtime.py) reads to use this emulator."""
+    sts = emulator.sts_credentials
+    return {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": sts["AccessKeyId"],
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": sts["AccessKeySecret"],
+        "ALIBABA_CLOUD_SECURITY_TOKEN": sts["SecurityToken"],
+        "DOMAIN_API_ENDPOINT": emulator.url,
+        "MNS_ENDPOINT": emulator.url,
+        "FC_ACCOUNT_ID": emulator.account_id,
+        "FC_REGION": emulator.region,
+    }
+
+
 def banner(emulator: Emulator) -> str:
-    lines = [f"Alibaba Cloud emulator (Domain API + MNS) at {emulator.url}",
-             f"  account {emulator.account_id}, region {emulator.region}",
-             f"  admin API: {emulator.url}/__emulator__/state", "  credentials accepted:"]
-    for credential in emulator.credentials:
-        kind = "STS" if "SecurityToken" in credential else "AccessKey"
-        line = f"    {kind}: {credential['AccessKeyId']} / {credential['AccessKeySecret']}"
-        if "SecurityToken" in credential:
-            line += f" / token {credential['SecurityToken']} (expires {credential.get('Expiration', 'never')})"
-        lines.append(line)
+    """Shell text: export lines, and comments."""
+    lines = [f"# Alibaba Cloud emulator (Domain API + MNS) at {emulator.url}; Ctrl-C stops it. In another shell:"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in client_environment(emulator).items()]
+    lines += ["# then: make invoke EVENT=tests/events/direct.json",
+              f"# admin API: {emulator.url}/__emulator__/state (also faults, requests, domains, tasks, settings;",
+              f"# every accepted key: {emulator.url}/__emulator__/credentials)"]
     return "\n".join(lines)
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def start_problem(error: OSError, host: str, port: int) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"emulator: port {port} on {host} is already in use (choose another with --port or EMULATOR_PORT)"
+    return f"emulator: cannot listen on {host}:{port}: {error.strerror or error}"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     emulator = Emulator(host=args.host, port=args.port, seed=args.seed, faults=fault_config(args),
                         task_delays=args.task_delays, verbose=args.verbose)
-    emulator.start()
-    print(banner(emulator), flush=True)
+    stop = threading.Event()
+    # Installed explicitly: a job started in the background by a non-interactive shell inherits
+    # SIGINT ignored, and Python then leaves it ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        emulator.start()
+    except OSError as error:
+        print(start_problem(error, args.host, args.port), file=sys.stderr)
+        return 1
+    try:
+        print(banner(emulator), flush=True)
+        while not stop.wait(0.5):
+            pass
     finally:
         emulator.stop()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,10 @@
 """The emulator's own control API under /__emulator__/ (JSON, no authentication).
 
-GET state | GET, DELETE requests | GET stats (calls in flight, and the peak) | GET, PUT, DELETE faults | POST reset | POST domains |
-GET, PUT settings | GET credentials. No real Alibaba Cloud API lives under this path.
+GET state | GET, DELETE requests | GET stats (calls in flight, the peak, calls deferred) |
+GET, PUT, DELETE faults | POST reset | POST or PUT domains (one entry as in seed.json,
+TaskOutcome and ErrorMsg included: it replaces the domain) | POST tasks (many tasks of one
+domain at once: see DomainStore.create_tasks) | GET, PUT settings | GET credentials.
+No real Alibaba Cloud API lives under this path.
 """
 from __future__ import annotations
 
@@ -40,23 +43,30 @@ class Admin:
             ("GET", "state"): lambda _: self.state.snapshot(),
             ("GET", "requests"): lambda _: self.requests.entries(),
             ("DELETE", "requests"): lambda _: self.requests.clear(),
-            ("GET", "stats"): lambda _: self.requests.stats(),
+            ("GET", "stats"): lambda _: self.stats(),
             ("GET", "faults"): lambda _: self.faults.describe(),
             ("PUT", "faults"): self.set_faults,
             ("DELETE", "faults"): lambda _: self.faults.clear(),
             ("POST", "reset"): lambda _: self.reset(),
             ("POST", "domains"): self.put_domain,
+            ("PUT", "domains"): self.put_domain,
+            ("POST", "tasks"): self.create_tasks,
             ("GET", "settings"): lambda _: self.settings(),
             ("PUT", "settings"): self.change_settings,
             ("GET", "credentials"): lambda _: self.credentials_view(),
         }
 
     def reset(self) -> None:
-        """Back to the seed; forget requests, faults and nonces."""
+        """Back to the seed; forget requests, faults, nonces and calls deferred by a gateway page."""
+        self.faults.deferred.cancel()  # first: none of them may land in the fresh state
         self.state.reset()
         self.requests.clear()
         self.faults.clear()
         self.nonces.clear()
+
+    def stats(self) -> Dict[str, Any]:
+        """Calls in flight per service and the most at once; calls a gateway page deferred."""
+        return {**self.requests.stats(), "deferred": self.faults.deferred.pending()}
 
     def set_faults(self, config: Any) -> Dict[str, Any]:
         if not isinstance(config, dict):
@@ -72,6 +82,13 @@ class Admin:
         except ApiError as error:
             raise ValueError(error.message)
         return self.state.put_domain(entry)
+
+    def create_tasks(self, entry: Any) -> Dict[str, Any]:
+        try:
+            task_nos = self.state.create_tasks(entry)
+        except ApiError as error:  # DomainNotExist
+            raise ValueError(error.message)
+        return {"Count": len(task_nos), "TaskNos": task_nos}
 
     def settings(self) -> Dict[str, Any]:
         with self.state.lock:

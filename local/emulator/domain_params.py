@@ -101,6 +101,10 @@ ACTIONS: Dict[str, ActionSpec] = {
 }
 
 
+# The actions that create a registrar task (the ones whose task a fault rule may plan).
+TASK_ACTIONS = ("SaveSingleTaskForDeletingDSRecord", "SaveSingleTaskForAddingDSRecord")
+
+
 def check_action(action: str, version: str) -> None:
     if not action:
         raise missing_parameter("Action")

@@ -13,9 +13,9 @@ from typing import Any, Dict, List, Optional
 from . import domain_params
 from .auth import NonceCache, authenticate_domain, claimed_domain_identity, request_params
 from .credentials import CredentialStore
-from .domain_state import ADD_TASK, DELETE_TASK, DSRecord
+from .domain_state import ADD_TASK, DELETE_TASK, DSRecord, TaskPlan
 from .errors import ApiError
-from .faults import FaultInjector, fault_error, run_with_faults
+from .faults import FaultInjector, fault_error
 from .http_types import CallRecord, HttpRequest, Reply
 from .state import EmulatorState
 
@@ -76,27 +76,29 @@ class DomainService:
 
         def process() -> Reply:
             try:
-                body = self._act(call.action, params, request.client_ip)
+                body = self._act(call.action, params, request.client_ip, decision.task_plan())
             except ApiError as error:
                 return error_reply(error, request_id, host)
             return json_reply(200, {"RequestId": request_id, **body}, request_id)
 
-        return run_with_faults(
+        return self.faults.run(
             decision, process, lambda rule: error_reply(fault_error(rule, "domain"), request_id, host)
         )
 
-    def _act(self, action: str, params: Dict[str, Any], client_ip: str) -> Dict[str, Any]:
+    def _act(self, action: str, params: Dict[str, Any], client_ip: str,
+             plan: Optional[TaskPlan]) -> Dict[str, Any]:
+        """plan: how a task created here ends, when a fault rule says (else the domain says)."""
         with self.state.lock:
             store = self.state.domains
             store.advance()
             if action == "SaveSingleTaskForDeletingDSRecord":
                 task = store.submit(DELETE_TASK, params["DomainName"], params["KeyTag"],
-                                    params.get("UserClientIp", client_ip), params["Lang"])
+                                    params.get("UserClientIp", client_ip), params["Lang"], plan=plan)
                 return {"TaskNo": task.task_no}
             if action == "SaveSingleTaskForAddingDSRecord":
                 record = DSRecord(params["KeyTag"], params["Algorithm"], params["DigestType"], params["Digest"])
                 task = store.submit(ADD_TASK, params["DomainName"], params["KeyTag"],
-                                    params.get("UserClientIp", client_ip), params["Lang"], record)
+                                    params.get("UserClientIp", client_ip), params["Lang"], record, plan)
                 return {"TaskNo": task.task_no}
             if action == "QueryDSRecord":
                 return {"DSRecordList": [r.as_dict() for r in store.domain(params["DomainName"]).records]}

@@ -55,6 +55,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self.faults.deferred.cancel()  # a stopped cloud performs nothing more
         if self._server is not None:
             self._server.shutdown()  # returns once serve_forever has: the thread is ending
             self._server.server_close()
@@ -109,14 +110,18 @@ class Emulator:
         return self.requests.entries()
 
     def stats(self) -> Dict[str, Any]:
-        """Calls in flight per service now, and the most at once since the last reset."""
-        return self.requests.stats()
+        """Calls in flight per service now, the most at once since the last reset, and how many
+        calls a gateway page deferred are still to be performed."""
+        return self.admin.stats()
 
     def wait_idle(self, give_up_seconds: float = 10) -> None:
         """Until no call is being served (a client that gave up on a call does not wait for it;
-        the emulator logs the call when it answers)."""
+        the emulator logs the call when it answers) and no deferred call is still to come."""
         give_up = time.monotonic() + give_up_seconds
-        while any(self.stats()["in_flight"].values()) and time.monotonic() < give_up:
+        while time.monotonic() < give_up:
+            stats = self.stats()
+            if not any(stats["in_flight"].values()) and not stats["deferred"]:
+                return
             time.sleep(0.02)
 
     def set_faults(self, config: Optional[Dict[str, Any]]) -> None:
@@ -127,3 +132,15 @@ class Emulator:
 
     def put_domain(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         return self.admin.put_domain(entry)
+
+    def create_tasks(self, domain_name: str, key_tag: int, count: int, begin_ms: Optional[int] = None,
+                     end_ms: Optional[int] = None, *, task_type: str = "DELETE_DS_RECORD", outcome: str = "success",
+                     error_msg: Optional[str] = None) -> List[str]:
+        """count tasks of an existing domain, created from begin_ms to end_ms (epoch ms, spread
+        evenly; default now), ending as outcome says without changing DS records: as if
+        someone else had made them. Their TaskNos, oldest first. The admin call POST tasks."""
+        entry: Dict[str, Any] = {"DomainName": domain_name, "KeyTag": key_tag, "Count": count,
+                                 "TaskType": task_type, "TaskOutcome": outcome}
+        optional = {"BeginCreateTime": begin_ms, "EndCreateTime": end_ms, "ErrorMsg": error_msg}
+        entry.update({name: value for name, value in optional.items() if value is not None})
+        return self.admin.create_tasks(entry)["TaskNos"]

@@ -1,11 +1,14 @@
 """Fault injection: rules that make chosen calls slow, refused, ambiguous or cut off.
 
 Configuration: {"seed": 42, "rules": [{"service": "domain"|"mns"|"*", "action": NAME or a
-glob such as "*" or "Query*",
-"fault": F, "rate": 0..1, "times": max firings, "latency_ms": N, "retry_after_ms": N,
-"code": throttling code, "status": gateway_page status}]}. Rules are tried in order for each authenticated call: every
-latency rule that fires adds its delay, and the first error rule that fires wins. A seeded
-random generator (under a lock) decides, so a run can be replayed.
+glob such as "*" or "Query*", "fault": F, "rate": 0..1, "times": max firings, "latency_ms": N,
+"retry_after_ms": N, "code": throttling code, "status": gateway_page status,
+"process_after_ms": N (gateway_page: the service still performs the call N ms after the page),
+"error_msg": task_failure's ErrorMsg}]}. Rules are tried in order for each authenticated call:
+every latency rule that fires adds its delay, and the first error rule that fires wins. Then,
+if the call will be processed, the first outcome rule that fires (task_failure, task_stuck:
+only on the actions that create a task) plans how the created task ends. A seeded random
+generator (under a lock) decides, so a run can be replayed.
 """
 from __future__ import annotations
 
@@ -16,18 +19,24 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
+from .deferred import DeferredCalls
+from .domain_params import TASK_ACTIONS
+from .domain_state import FAILS, NEVER_ENDS, TaskPlan
 from .errors import ApiError
 from .http_types import DROPPED, Reply
 
 # gateway_page: the front gateway answers with its own HTML page (status from `status`, 503 by
-# default) before the service sees the call; garbled_after: the call is processed, and the 200
-# answer arrives cut short, unreadable.
+# default) before the service sees the call, or, with process_after_ms, while the backend goes
+# on to perform the call that much later (a gateway timing out in front of a slow backend).
+# garbled_after: the call is processed, and the 200 answer arrives cut short, unreadable.
 # forbidden: the role lacks the action (a RAM policy changed under a running function).
 NOT_PROCESSED = ("throttling", "unavailable", "internal_error", "drop_before", "gateway_page", "forbidden")
 PROCESSED_THEN_FAILED = ("internal_error_after", "drop_after", "garbled_after")
 GATEWAY_STATUSES = (429, 502, 503, 504)
 ERROR_FAULTS = NOT_PROCESSED + PROCESSED_THEN_FAILED
 LATENCY_FAULTS = ("latency", "latency_after")
+# The call succeeds; the task it creates fails (with error_msg) or never leaves EXECUTING.
+OUTCOME_FAULTS = {"task_failure": FAILS, "task_stuck": NEVER_ENDS}
 SERVICES = ("domain", "mns", "*")
 DEFAULT_LATENCY_MS = 1000
 # Throttling answers: code -> (status, message). The Domain API's default is Throttling.User;
@@ -60,6 +69,8 @@ class FaultRule:
     retry_after_ms: Optional[int] = None
     code: Optional[str] = None  # throttling only: which throttling Code to answer
     status: Optional[int] = None  # gateway_page only: the page's HTTP status
+    error_msg: Optional[str] = None  # task_failure only: the failed task's ErrorMsg
+    process_after_ms: Optional[int] = None  # gateway_page only: the call is still performed, this much later
     fired: int = 0
 
     @classmethod
@@ -75,11 +86,20 @@ class FaultRule:
             retry_after_ms=None if entry.get("retry_after_ms") is None else int(entry["retry_after_ms"]),
             code=entry.get("code"),
             status=None if entry.get("status") is None else int(entry["status"]),
+            error_msg=None if entry.get("error_msg") is None else str(entry["error_msg"]),
+            process_after_ms=None if entry.get("process_after_ms") is None else int(entry["process_after_ms"]),
         )
         if rule.service not in SERVICES:
             raise ValueError(f"service must be one of {SERVICES}, not {rule.service!r}")
-        if rule.fault not in ERROR_FAULTS + LATENCY_FAULTS:
-            raise ValueError(f"fault must be one of {ERROR_FAULTS + LATENCY_FAULTS}, not {rule.fault!r}")
+        faults = ERROR_FAULTS + LATENCY_FAULTS + tuple(OUTCOME_FAULTS)
+        if rule.fault not in faults:
+            raise ValueError(f"fault must be one of {faults}, not {rule.fault!r}")
+        if rule.is_outcome and (rule.service == "mns" or not any(fnmatchcase(a, rule.action) for a in TASK_ACTIONS)):
+            raise ValueError(f"{rule.fault} is for the actions that create a task: {TASK_ACTIONS}")
+        if rule.error_msg is not None and rule.fault != "task_failure":
+            raise ValueError("error_msg is only for task_failure rules")
+        if rule.process_after_ms is not None and (rule.fault != "gateway_page" or rule.process_after_ms < 0):
+            raise ValueError("process_after_ms is only for gateway_page rules, and not negative")
         if not 0.0 <= rule.rate <= 1.0:
             raise ValueError(f"rate must be within 0..1, not {rule.rate}")
         if (rule.times is not None and rule.times < 0) or rule.latency_ms < 0:
@@ -98,13 +118,36 @@ class FaultRule:
     def is_latency(self) -> bool:
         return self.fault in LATENCY_FAULTS
 
+    @property
+    def is_outcome(self) -> bool:
+        return self.fault in OUTCOME_FAULTS
+
+    @property
+    def processes_later(self) -> bool:
+        return self.fault == "gateway_page" and self.process_after_ms is not None
+
 
 @dataclass
 class FaultDecision:
     error: Optional[FaultRule] = None
     latency_before_ms: int = 0
     latency_after_ms: int = 0
-    fired: List[str] = field(default_factory=list)  # fault names, in rule order
+    outcome: Optional[FaultRule] = None  # plans the end of the task the call creates
+    fired: List[str] = field(default_factory=list)  # fault names, in the order they fired
+
+    @property
+    def processes_the_call(self) -> bool:
+        error = self.error
+        return error is None or error.fault in PROCESSED_THEN_FAILED or error.processes_later
+
+    def task_plan(self) -> Optional[TaskPlan]:
+        """The planned end of a task the call creates, when an outcome rule fired."""
+        if self.outcome is None:
+            return None
+        return TaskPlan(OUTCOME_FAULTS[self.outcome.fault], self.outcome.error_msg, "fault")
+
+
+STRING_OPTIONS = ("code", "error_msg")
 
 
 def parse_fault_spec(spec: str) -> Dict[str, Any]:
@@ -118,7 +161,7 @@ def parse_fault_spec(spec: str) -> Dict[str, Any]:
         key, sep, value = extra.partition("=")
         if not sep:
             raise ValueError(f"fault spec option {extra!r} is not key=value")
-        entry[key] = value if key == "code" else int(value)
+        entry[key] = value if key in STRING_OPTIONS else int(value)
     FaultRule.from_dict(entry)  # fail now, with the spec in hand
     return entry
 
@@ -126,6 +169,7 @@ def parse_fault_spec(spec: str) -> Dict[str, Any]:
 class FaultInjector:
     def __init__(self, config: Optional[Dict[str, Any]] = None) -> None:
         self._lock = threading.Lock()
+        self.deferred = DeferredCalls()  # survives configure(): rules change, calls under way do not
         self.configure(config)
 
     def configure(self, config: Optional[Dict[str, Any]]) -> None:
@@ -147,42 +191,55 @@ class FaultInjector:
         decision = FaultDecision()
         with self._lock:
             for rule in self._rules:
-                if not rule.applies_to(service, action) or (decision.error and not rule.is_latency):
+                if rule.is_outcome or not rule.applies_to(service, action) or (decision.error and not rule.is_latency):
                     continue
-                if self._random.random() >= rule.rate:
-                    continue
-                rule.fired += 1
-                decision.fired.append(rule.fault)
-                if rule.fault == "latency":
-                    decision.latency_before_ms += rule.latency_ms
-                elif rule.fault == "latency_after":
-                    decision.latency_after_ms += rule.latency_ms
-                else:
-                    decision.error = rule
+                if self._fires(rule, decision):
+                    if rule.fault == "latency":
+                        decision.latency_before_ms += rule.latency_ms
+                    elif rule.fault == "latency_after":
+                        decision.latency_after_ms += rule.latency_ms
+                    else:
+                        decision.error = rule
+            # Only a task that will be created gets a planned end (and only then does a rule fire).
+            if service != "domain" or action not in TASK_ACTIONS or not decision.processes_the_call:
+                return decision
+            for rule in self._rules:
+                if rule.is_outcome and rule.applies_to(service, action) and self._fires(rule, decision):
+                    decision.outcome = rule
+                    break
         return decision
 
+    def _fires(self, rule: FaultRule, decision: FaultDecision) -> bool:
+        if self._random.random() >= rule.rate:
+            return False
+        rule.fired += 1
+        decision.fired.append(rule.fault)
+        return True
 
-def run_with_faults(
-    decision: FaultDecision, process: Callable[[], Reply], fault_reply: Callable[[FaultRule], Reply]
-) -> Reply:
-    """Process the call as the decision says: delayed, refused, cut off, or failed after the fact."""
-    time.sleep(decision.latency_before_ms / 1000)
-    error = decision.error
-    if error is not None and error.fault == "drop_before":
-        return DROPPED
-    if error is not None and error.fault == "gateway_page":
-        return gateway_page(error.status or 503)
-    if error is not None and error.fault in NOT_PROCESSED:
-        return fault_reply(error)
-    reply = process()
-    if error is not None and error.fault == "internal_error_after":
-        reply = fault_reply(error)
-    elif error is not None and error.fault == "drop_after":
-        reply = DROPPED
-    elif error is not None and error.fault == "garbled_after":
-        reply = Reply(200, reply.body[: len(reply.body) // 2], dict(reply.headers), code="Garbled")
-    time.sleep(decision.latency_after_ms / 1000)
-    return reply
+
+    def run(self, decision: FaultDecision, process: Callable[[], Reply],
+            fault_reply: Callable[[FaultRule], Reply]) -> Reply:
+        """Process the call as the decision says: delayed, refused, cut off, failed after the
+        fact, or answered by the gateway and performed later."""
+        time.sleep(decision.latency_before_ms / 1000)
+        error = decision.error
+        if error is not None and error.fault == "drop_before":
+            return DROPPED
+        if error is not None and error.fault == "gateway_page":
+            if error.processes_later:
+                self.deferred.defer(error.process_after_ms / 1000, process)
+            return gateway_page(error.status or 503)
+        if error is not None and error.fault in NOT_PROCESSED:
+            return fault_reply(error)
+        reply = process()
+        if error is not None and error.fault == "internal_error_after":
+            reply = fault_reply(error)
+        elif error is not None and error.fault == "drop_after":
+            reply = DROPPED
+        elif error is not None and error.fault == "garbled_after":
+            reply = Reply(200, reply.body[: len(reply.body) // 2], dict(reply.headers), code="Garbled")
+        time.sleep(decision.latency_after_ms / 1000)
+        return reply
 
 
 def gateway_page(status: int) -> Reply:

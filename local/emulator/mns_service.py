@@ -21,7 +21,7 @@ from .auth import authenticate_mns, claimed_mns_access_key_id
 from .credentials import CredentialStore
 from .domain_params import INTEGER
 from .errors import ApiError
-from .faults import FaultInjector, fault_error, run_with_faults
+from .faults import FaultInjector, fault_error
 from .http_types import CallRecord, HttpRequest, Reply
 from .mns_state import body_md5
 from .mns_xml import CONTENT_TYPE, parse_fields, render_xml, render_xml_list
@@ -119,7 +119,7 @@ class MnsService:
                 return self._error(error, request_id)
             return self._reply(status, body, request_id)
 
-        return run_with_faults(decision, process, lambda rule: self._error(fault_error(rule, "mns"), request_id))
+        return self.faults.run(decision, process, lambda rule: self._error(fault_error(rule, "mns"), request_id))
 
     def _parse(self, request: HttpRequest, action: Optional[str], match: Optional[re.Match]) -> MnsCall:
         if action is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .domain_state import DomainStore
 from .mns_state import MnsStore
@@ -47,6 +47,11 @@ class EmulatorState:
     def put_domain(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         with self.lock:
             return self.domains.put_domain(entry).as_dict()
+
+    def create_tasks(self, entry: Dict[str, Any]) -> List[str]:
+        """Many tasks at once (DomainStore.create_tasks); their TaskNos, oldest first."""
+        with self.lock:
+            return [task.task_no for task in self.domains.create_tasks(entry)]
 
     def snapshot(self) -> Dict[str, Any]:
         with self.lock:

@@ -1,24 +1,16 @@
-"""Fault injection seen at the HTTP level, run-time control through the admin API, the CLI,
-and many clients at once."""
+"""Fault injection seen at the HTTP level, run-time control through the admin API, and many
+clients at once."""
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from local.emulator import raw_client
-from local.emulator.__main__ import fault_config, parse_args
+from local.emulator import Emulator, raw_client
 
-REPO = Path(__file__).resolve().parents[2]
 DELETE = ("SaveSingleTaskForDeletingDSRecord", {"DomainName": "example.org", "KeyTag": "12345"})
 INBOX = "ds-record-deleter-notifications-inbox"
 TOPIC_MESSAGES = "/topics/ds-record-deleter-notifications/messages"
@@ -104,6 +96,56 @@ def test_a_gateway_page_answers_before_the_service_sees_the_call(emulator, statu
     response = delete_ds(emulator)
     assert (response.status_code, response.headers["content-type"]) == (status, "text/html")
     assert f"<h1>{status}</h1>" in response.text and task_count(emulator) == 0
+
+
+def created_tasks(emulator):
+    return admin(emulator, "GET", "state")["tasks"]
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_page_can_come_while_the_backend_still_performs_the_call(emulator, status):
+    set_rules(emulator, {"service": "domain", "action": "SaveSingleTaskForDeletingDSRecord", "fault": "gateway_page",
+                         "rate": 1, "status": status, "process_after_ms": 400})
+    started = time.monotonic()
+    response = delete_ds(emulator)
+    answered_ms = int(time.time() * 1000)
+    assert (response.status_code, response.headers["content-type"]) == (status, "text/html")
+    assert time.monotonic() - started < 0.3
+    assert created_tasks(emulator) == []  # reconciling at once finds nothing
+    assert admin(emulator, "GET", "stats")["deferred"] == 1
+    while not created_tasks(emulator):  # waiting a settle time finds the task
+        assert time.monotonic() - started < 5
+        time.sleep(0.02)
+    [task] = created_tasks(emulator)
+    assert task["DomainName"] == "example.org" and task["CreateTimeMs"] >= answered_ms + 300
+    assert (last_logged(emulator)["status"], last_logged(emulator)["fault"]) == (status, "gateway_page")
+
+
+def test_waiting_for_quiet_includes_deferred_calls(emulator):
+    set_rules(emulator, {"service": "mns", "action": "PublishMessage", "fault": "gateway_page", "rate": 1,
+                         "status": 502, "process_after_ms": 300})
+    assert publish(emulator, "late").status_code == 502
+    assert inbox_messages(emulator) == []
+    emulator.wait_idle()
+    assert [m["MessageBody"] for m in inbox_messages(emulator)] == ["late"]
+    assert emulator.stats()["deferred"] == 0
+
+
+def test_a_reset_cancels_deferred_calls(emulator):
+    set_rules(emulator, {"service": "domain", "action": "*", "fault": "gateway_page", "rate": 1,
+                         "process_after_ms": 300})
+    assert delete_ds(emulator).status_code == 503
+    admin(emulator, "POST", "reset")
+    time.sleep(0.5)
+    assert created_tasks(emulator) == [] and admin(emulator, "GET", "stats")["deferred"] == 0
+
+
+def test_a_stopped_emulator_performs_no_deferred_call():
+    rule = {"service": "domain", "action": "*", "fault": "gateway_page", "rate": 1, "process_after_ms": 200}
+    with Emulator(faults={"rules": [rule]}) as stopping:
+        assert delete_ds(stopping).status_code == 503
+    time.sleep(0.4)
+    assert stopping.snapshot()["tasks"] == [] and stopping.stats()["deferred"] == 0
 
 
 def test_a_garbled_answer_comes_after_the_work_was_done(emulator):
@@ -239,7 +281,9 @@ def test_rules_are_replaced_shown_and_cleared_at_run_time(emulator):
 def test_a_bad_rule_is_refused_and_the_old_rules_stay(emulator):
     set_rules(emulator, {"service": "domain", "action": "*", "fault": "unavailable", "rate": 1})
     for bad in ({"fault": "explode"}, {"fault": "throttling", "rate": 2}, {"fault": "latency", "colour": "red"},
-                {"fault": "gateway_page", "status": 418}, {"fault": "unavailable", "status": 503}):
+                {"fault": "gateway_page", "status": 418}, {"fault": "unavailable", "status": 503},
+                {"fault": "unavailable", "process_after_ms": 5}, {"fault": "gateway_page", "process_after_ms": -5},
+                {"fault": "task_failure", "action": "QueryDSRecord"}):
         response = requests.put(f"{emulator.url}/__emulator__/faults", json={"rules": [bad]}, timeout=5)
         assert response.status_code == 400
     assert len(admin(emulator, "GET", "faults")["rules"]) == 1
@@ -271,52 +315,6 @@ def test_the_credentials_endpoint_lists_what_is_accepted(emulator):
     shown = admin(emulator, "GET", "credentials")
     assert (shown["account_id"], shown["region"]) == ("1234567890123456", "cn-hangzhou")
     assert emulator.sts_credentials in shown["credentials"] and emulator.access_key in shown["credentials"]
-
-
-# --- the command line ----------------------------------------------------------------------
-
-def test_fault_flags_and_file_are_parsed(tmp_path):
-    rules_file = tmp_path / "faults.json"
-    rules_file.write_text(json.dumps({"seed": 7, "rules": [{"service": "mns", "action": "*", "fault": "unavailable"}]}))
-    args = parse_args(["--faults", str(rules_file), "--task-delays", "0.5,1.5",
-                       "--fault", "domain:SaveSingleTaskForDeletingDSRecord:throttling:0.2",
-                       "--fault", "mns:PublishMessage:latency:1:latency_ms=50:times=3"])
-    config = fault_config(args)
-    assert config["seed"] == 7 and args.task_delays == (0.5, 1.5)
-    assert [(r["service"], r["action"], r["fault"]) for r in config["rules"]] == [
-        ("mns", "*", "unavailable"),
-        ("domain", "SaveSingleTaskForDeletingDSRecord", "throttling"),
-        ("mns", "PublishMessage", "latency"),
-    ]
-    assert (config["rules"][1]["rate"], config["rules"][2]["latency_ms"], config["rules"][2]["times"]) == (0.2, 50, 3)
-
-
-@pytest.mark.parametrize("spec", ["domain:*:throttling", "domain:*:explode:1", "domain:*:throttling:1.5",
-                                  "domain:*:latency:1:latency_ms"])
-def test_a_bad_fault_flag_stops_the_command(spec, capsys):
-    with pytest.raises(SystemExit):
-        parse_args(["--fault", spec])
-
-
-def test_the_command_serves_with_its_flags_until_interrupted():
-    # Run from the repository as a person would, without the Makefile's PYTHONPATH.
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.emulator", "--port", "0", "--task-delays", "0,0",
-         "--fault", "domain:QueryDSRecord:unavailable:1"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        banner = process.stdout.readline()
-        assert "http://127.0.0.1:" in banner, process.stderr.read()
-        url = banner.split(" at ", 1)[1].strip()
-        rules = requests.get(f"{url}/__emulator__/faults", timeout=5).json()["rules"]
-        assert [(r["action"], r["fault"], r["rate"]) for r in rules] == [("QueryDSRecord", "unavailable", 1.0)]
-        rest = [process.stdout.readline() for _ in range(6)]
-        assert any("LTAI5tEmulatorAccessKey01" in line for line in rest)
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(10) == 0
 
 
 # --- many clients at once -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -13,6 +14,8 @@ from mns.account import Account
 from mns.mns_exception import MNSServerException
 from mns.queue import Message
 from mns.topic import TopicMessage
+
+from local.emulator.domain_state import BEIJING, beijing_day_start
 
 NOTIFICATIONS_TOPIC = "ds-record-deleter-notifications"
 INBOX = "ds-record-deleter-notifications-inbox"
@@ -130,14 +133,60 @@ def test_a_task_waits_then_executes_then_ends(emulator):
     assert seen == ["WAITING_EXECUTE", "EXECUTING", "EXECUTE_SUCCESS"]
 
 
+def task_list(client, page_num=1, page_size=100, begin_ms=None, end_ms=None):
+    request = domain_models.QueryTaskListRequest(page_num=page_num, page_size=page_size,
+                                                 begin_create_time=begin_ms, end_create_time=end_ms)
+    return client.query_task_list(request).body
+
+
 def test_task_list_is_newest_first_and_pages(emulator):
     client = domain_client(emulator, emulator.access_key, "V1")
     task_nos = [delete_ds(client, "example.org", tag) for tag in (12345, 54321, 1)]
-    request = domain_models.QueryTaskListRequest(page_num=1, page_size=2)
-    body = client.query_task_list(request).body
+    body = task_list(client, page_size=2)
     assert [info.task_no for info in body.data.task_info] == task_nos[::-1][:2]
     assert (body.total_item_num, body.total_page_num, body.next_page, body.pre_page) == (3, 2, True, False)
     assert body.data.task_info[0].task_type == "DELETE_DS_RECORD"
+    last = task_list(client, page_num=2, page_size=2)
+    assert ([info.task_no for info in last.data.task_info], last.next_page, last.pre_page) == (
+        task_nos[:1], False, True)
+
+
+def test_task_list_items_are_documented_task_infos(emulator):
+    client = domain_client(emulator, emulator.sts_credentials)
+    succeeded, failed = delete_ds(client, "example.net", 31589), delete_ds(client, "example.net", 999)
+    assert (task_detail(client, succeeded).task_status, task_detail(client, failed).task_status) == (
+        "EXECUTE_SUCCESS", "EXECUTE_FAILURE")
+    infos = {info.task_no: info for info in task_list(client).data.task_info}
+    for task_no in (succeeded, failed):  # the list's status is task-level: finished is COMPLETE
+        info = infos[task_no]
+        assert (info.task_status, info.task_status_code, info.task_num) == ("COMPLETE", 3, 1)
+        assert (info.task_cancel_status, info.task_cancel_status_code) == ("INIT", 0)
+        assert info.task_type_description == "Delete DS record" and info.clientip == "127.0.0.1"
+        created = datetime.strptime(info.create_time, "%b %d,%Y %H:%M:%S")  # Dec 26,2017 11:00:54
+        assert abs(created - datetime.now(BEIJING).replace(tzinfo=None)) < timedelta(minutes=1)
+
+
+def test_a_waiting_task_is_listed_as_waiting(emulator):
+    emulator.set_task_delays(60, 60)
+    client = domain_client(emulator, emulator.access_key)
+    delete_ds(client, "example.org", 12345)
+    [info] = task_list(client).data.task_info
+    assert (info.task_status, info.task_status_code) == ("WAITING_EXECUTE", 1)
+
+
+def test_task_list_time_bounds_count_whole_beijing_days(emulator):
+    client = domain_client(emulator, emulator.access_key)
+    task_no = delete_ds(client, "example.org", 12345)
+    [task] = emulator.snapshot()["tasks"]
+    day_start = beijing_day_start(task["CreateTimeMs"])
+    day_end = day_start + 24 * 3600 * 1000 - 1
+
+    def listed(begin_ms=None, end_ms=None):
+        return [info.task_no for info in task_list(client, begin_ms=begin_ms, end_ms=end_ms).data.task_info]
+
+    # A begin later the same day, an end earlier the same day: the task is listed all the same.
+    assert listed(begin_ms=day_end) == listed(end_ms=day_start) == listed(day_end, day_start) == [task_no]
+    assert listed(begin_ms=day_end + 1) == listed(end_ms=day_start - 1) == []
 
 
 # --- Domain API: refusals ---------------------------------------------------------------
@@ -228,18 +277,6 @@ def test_a_published_message_reaches_the_subscribed_queue(emulator, kind):
     assert received.dequeue_count == 1
     inbox.delete_message(received.receipt_handle)
     assert mns_error(lambda: inbox.receive_message(0)).type == "MessageNotExist"
-
-
-def test_a_delayed_message_is_invisible_until_its_delay_passes(emulator):
-    queue = mns_account(emulator, emulator.sts_credentials).get_queue(FOLLOWUP)
-    queue.send_message(Message("later", delay_seconds=1))
-    sent_at = time.monotonic()
-
-    assert mns_error(lambda: queue.receive_message(0)).type == "MessageNotExist"
-    received = queue.receive_message(5)  # long polling wakes when the delay ends
-
-    assert received.message_body == b"later"  # the SDK base64-encodes queue messages by default
-    assert time.monotonic() - sent_at >= 0.9
 
 
 def test_a_received_message_stays_invisible_until_deleted(emulator):
