@@ -11,7 +11,7 @@ export EMULATOR_PORT ?= 9100
 export PORT ?= 9000
 EVENT ?= tests/events/direct.json
 
-.PHONY: help install test run invoke emulator build bench clean
+.PHONY: help install test run invoke emulator build bench clean deploy
 help:
 	@echo "make run       the function behind a local HTTP trigger on 127.0.0.1:\$$PORT, on the embedded emulator"
 	@echo "make test      install what the tests need into $(VENV) and run them all"
@@ -19,6 +19,7 @@ help:
 	@echo "make emulator  the Domain API + MNS emulator alone on 127.0.0.1:\$$EMULATOR_PORT"
 	@echo "make build     build/function.zip and build/layer.zip for FC (python3.10, manylinux x86_64)"
 	@echo "make bench     benchmarks against the official SDK stack; writes bench/results.json"
+	@echo "make deploy    build, upload to OSS, create or update the ROS stack (README: Deploying); DRY_RUN=1 only prints the plan"
 
 install: $(VENV)/.installed-$(PYTHON_VERSION)
 
@@ -50,3 +51,14 @@ clean:
 
 bench: install
 	$(PY) -m bench.run
+
+# The cloud SDKs make deploy calls, in .venv beside the test tools (requirements-dev.txt includes
+# them, so the tests can drive local/deploy_cloud.py); never in the layer.
+$(VENV)/.installed-$(PYTHON_VERSION): local/deploy-requirements.txt
+$(VENV)/.deploy-installed: local/deploy-requirements.txt $(VENV)/.installed-$(PYTHON_VERSION)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r local/deploy-requirements.txt
+	touch $@
+
+# DRY_RUN=1 prints the plan with no credentials and no network, so it skips the SDKs too.
+deploy: build $(if $(filter 1,$(DRY_RUN)),,$(VENV)/.deploy-installed)
+	@$(PY) -m local.deploy $(if $(filter 1,$(DRY_RUN)),--dry-run)
