@@ -99,6 +99,11 @@ class ServerAnswerLike(Protocol):
     error: str | None
 
 
+class DnskeySource(Protocol):
+    """The port the use case is handed (cloud.dns.DnsClient): every name-server address's answer."""
+    def dnskey_answers(self, domain: str) -> Sequence[ServerAnswerLike]: ...
+
+
 @dataclass(frozen=True)
 class DsRow:
     key_tag: int
@@ -481,5 +486,5 @@ def _algorithm(number: int) -> str:
     return f"{number} ({name})" if name else str(number)
 
 
-__all__ = ["judge", "SafetyVerdict", "ServerFinding", "ValidatorState", "RowCheck", "RowReport", "DsRow",
+__all__ = ["judge", "DnskeySource", "SafetyVerdict", "ServerFinding", "ValidatorState", "RowCheck", "RowReport", "DsRow",
            "Validator", "VALIDATORS", "SAFE", "FORCED", "BREAKS", "DISABLES", "UNAVAILABLE", "NOT_FOUND"]
