@@ -146,3 +146,13 @@ def test_make_invoke_talks_to_the_endpoints_it_is_given(emulator):
     [result] = json.loads(completed.stdout)["Results"]
     assert [task["TaskNo"] for task in emulator.snapshot()["tasks"]] == [result["TaskNo"]]
     assert {entry["access_key_id"] for entry in emulator.request_log()} == {key["AccessKeyId"]}
+
+
+def test_make_run_refuses_to_start_with_a_webhook_secret_too_short():
+    """It would answer every caller 500: it says why at once and does not start."""
+    process = subprocess.run(["make", "-s", "run"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env=clean_environment(PORT=str(free_port()), EMULATOR_PORT=str(free_port()),
+                                                   WEBHOOK_SECRET="too-short-a-secret"))
+    assert process.returncode != 0
+    assert "WEBHOOK_SECRET must be at least 32 characters" in process.stderr
+    assert "too-short-a-secret" not in process.stdout + process.stderr

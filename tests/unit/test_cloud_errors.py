@@ -72,3 +72,19 @@ def test_redaction_covers_raw_and_percent_encoded_forms():
 ])
 def test_endpoints_become_base_urls(given, url):
     assert endpoint_url(given) == url
+
+
+def test_the_readme_classification_table_is_the_code_s():
+    """Every row of every table, in order, with its kind: the README cannot drift from the code."""
+    from pathlib import Path
+
+    from cloud.errors import GATEWAY_STATUSES, TRANSPORT_CODES
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = [[cell.strip().strip("`") for cell in line.split("|")[1:4]]
+            for line in readme.splitlines() if line.startswith("| ") and line.count("|") == 5]
+    tables = {"Domain API": DOMAIN_CODES, "MNS": MNS_CODES, "gateway page, by status": GATEWAY_STATUSES,
+              "transport": TRANSPORT_CODES}
+    for title, table in tables.items():
+        assert [(code, kind) for where, code, kind in rows if where == title] == \
+            [(code, kind) for code, kind, _ in table], title

@@ -440,3 +440,25 @@ def test_acquire_returns_the_record_its_script_decided_on(redis_url):
     store = RedisIdempotencyStore(SlowReads(redis_url), prefix=f"test:{uuid.uuid4().hex}:")
     claim = store.acquire("k", "a", "fp", LEASE, NOW, 10)
     assert claim.acquired and claim.record.owner == "a"
+
+
+def test_the_in_memory_store_frees_what_expired_on_a_long_lived_instance():
+    """50,000 webhook replay tokens (their window is 10 minutes), then an hour of quiet traffic:
+    memory holds what is live, not every token ever seen."""
+    from deleter.idempotency import SWEEP_EVERY_MS
+
+    now = [1_000_000]
+    store = InMemoryStore(clock_ms=lambda: now[0])
+    for token in range(50_000):
+        assert store.first_use(f"webhook:{token}", 600_000)
+    assert len(store) == 50_000
+    now[0] += 600_000 + SWEEP_EVERY_MS  # every token's window is over
+    assert store.first_use("webhook:one-more", 600_000)
+    assert len(store) == 1
+    # Settled records expire and are freed alike; one still live is kept.
+    store.acquire("kept", "owner", "fp", 0, now[0], 3_600_000)
+    store.acquire("gone", "owner", "fp", 0, now[0], 1_000)
+    now[0] += SWEEP_EVERY_MS
+    store.marker("anything")  # any read may sweep
+    assert len(store) == 2  # "kept" and the last token, both live
+    assert store.acquire("kept", "other", "fp", 0, now[0], 1).taken_over  # it was still there

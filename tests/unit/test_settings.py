@@ -92,3 +92,34 @@ def test_the_readme_states_every_default_the_settings_use():
     source = (Path(__file__).resolve().parents[2] / "functions/ds_record_deleter/deleter/settings.py").read_text()
     read = set(re.findall(r'reader\.\w+\("([A-Z_]+)"', source))
     assert read <= set(documented), read - set(documented)
+
+
+def test_an_invalid_log_level_joins_the_one_message_instead_of_raising_at_import():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = ("import index\n"
+              "from deleter.settings import Settings, ConfigurationError\n"
+              "try:\n"
+              "    Settings.from_environ({'NOTIFY_TOPIC': 't', 'LOG_LEVEL': 'LOUD', 'MAX_BATCH': '0'})\n"
+              "except ConfigurationError as error:\n"
+              "    print(error)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root,
+                            env={"PYTHONPATH": f"{root / 'functions/ds_record_deleter'}:{root}", "LOG_LEVEL": "LOUD",
+                                 "POWERTOOLS_LOG_LEVEL": "LOUD"})
+    assert result.returncode == 0, result.stderr
+    assert "LOG_LEVEL must be one of" in result.stdout and "MAX_BATCH" in result.stdout
+
+
+def test_the_webhook_secret_minimum_is_one_number_in_code_and_template():
+    import yaml
+    from pathlib import Path
+
+    from deleter.settings import WEBHOOK_SECRET_MIN_LENGTH
+
+    root = Path(__file__).resolve().parents[2]
+    template = yaml.safe_load((root / "template.yml").read_text())
+    assert template["Parameters"]["WebhookSecret"]["MinLength"] == WEBHOOK_SECRET_MIN_LENGTH == 32
+    assert f"at least {WEBHOOK_SECRET_MIN_LENGTH} characters" in (root / "README.md").read_text()

@@ -32,6 +32,11 @@ from .retry import Retrier
 from .source import IncomingRequest, Source
 from .submission import Submission, Task, store_write
 
+# How long a settled record keyed only by what a request asks answers copies of it: those waiting
+# on it (they poll every POLL_SECONDS) read it at once; a request asked later is a new request.
+COPY_WINDOW_MS = 2000
+
+
 @dataclass(frozen=True)
 class Collaborators:
     """What one invocation's use case is given: the cloud ports, the store and the clocks."""
@@ -175,10 +180,10 @@ class DeletionUseCase:
 
     def _settled_ttl_ms(self, key: str) -> int:
         """How long a published request's record answers for it. One keyed by what it asks only
-        answers copies within this invocation (an array holding it twice): asked again later, the
+        answers the copies that waited for it (an array holding it twice): asked again later, the
         DS record's task is asked after (joined while pending, a new one after a failure)."""
         if key.startswith(CONTENT_KEY):
-            return self._p.deadline.lease_ms()
+            return COPY_WINDOW_MS
         return self._retention.settled_ms(key)
 
     def _notify(self, notification: Notification, log: dict) -> bool:

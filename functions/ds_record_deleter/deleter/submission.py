@@ -141,9 +141,17 @@ class Submission:
         except PermanentError:
             self._clear_marker()
             raise
-        except (CloudError, StoreError):
+        except (CloudError, StoreError) as error:
             if not self._may_have_task:  # every send was refused unprocessed (throttled, say)
                 self._clear_marker()
+                self._forget_sends()
+            elif not isinstance(error, OutcomeUnknownError):
+                # Whatever stopped it (the deadline, a throttled query), a send's outcome is still
+                # not known: that is what the request's answer says.
+                raise OutcomeUnknownError(error.code if isinstance(error, CloudError) else "StoreUnavailable",
+                                          f"{error.message if isinstance(error, CloudError) else error}; a send of "
+                                          "this request may have created a task: a redelivery reconciles first",
+                                          service="Domain", action=ACTION) from None
             raise
         if self._claimed:  # else the next request reconciles for it, and claims it for it
             self._clear_marker()
@@ -207,12 +215,12 @@ class Submission:
             logger.info("The DS record's earlier task succeeded, but the KeyTag is listed again: a new task is made",
                         extra=log)
             return None
-        own = existing.key == self._key  # its claim was written, its record not (a lapsed lease)
-        logger.info("Adopted the request's own task" if own else "Joined the DS record's task",
-                    extra={**log, "task_status": status})
-        self._note(idempotency.SUBMITTED, existing.task_no, "", adopted=own, joined=not own, task_status=status)
+        # Never this request's own send's task: reconciliation (which reads claims) found that
+        # already. The same key can still come back: a request keyed by what it asks, asked again.
+        logger.info("Joined the DS record's task", extra={**log, "task_status": status})
+        self._note(idempotency.SUBMITTED, existing.task_no, "", adopted=False, joined=True, task_status=status)
         self._clear_marker()  # no send of this request is unsettled (reconciled above, or none)
-        return Task(existing.task_no, "", adopted=own, joined=not own, task_status=status)
+        return Task(existing.task_no, "", joined=True, task_status=status)
 
     def _key_tag_listed(self) -> bool:
         request = self._request
@@ -240,6 +248,14 @@ class Submission:
         self._last_sent_ms = now
         marker = UnsettledSend(self._key, self._request.key_tag, self._first_sent_ms, now).encode()
         self._p.store.set_marker(self._marker_name, marker, self._ttl_ms)
+
+    def _forget_sends(self) -> None:
+        """No send of this request can have made a task (each was refused unprocessed, or found by
+        reconciliation to have made none): its redelivery need not reconcile, nor wait for a
+        settle time, before sending."""
+        if self._first_sent_ms:
+            store_write(lambda: self._p.store.update(self._key, self._owner, {"attempted_at_ms": "0", "sent_at_ms": "0"},
+                                                     self._ttl_ms), self._log)
 
     def _clear_marker(self) -> None:
         try:
