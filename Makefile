@@ -41,7 +41,7 @@ invoke: install
 	@$(PY) -m local.runtime $(EVENT)
 
 emulator: install
-	$(PY) -m local.emulator --port $(EMULATOR_PORT)
+	@$(PY) -m local.emulator --port $(EMULATOR_PORT)
 
 build: install
 	$(PY) -m local.package --out build

@@ -68,7 +68,8 @@ def curl_line(port: int, body: str, signed: bool) -> str:
     curl = f"curl -sS -X POST http://127.0.0.1:{port}/ -H 'Content-Type: application/json'"
     if not signed:
         return f"  {curl} -d '{body}'"
-    return (f"  body='{body}'; ts=$(date +%s)\n"
+    return ('  : "${WEBHOOK_SECRET:?set WEBHOOK_SECRET to the secret make run was started with}"\n'
+            f"  body='{body}'; ts=$(date +%s)\n"
             "  sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac \"$WEBHOOK_SECRET\" -r | cut -d' ' -f1)\n"
             f"  {curl} -H \"X-Webhook-Timestamp: $ts\" -H \"X-Webhook-Signature: v1=$sig\" -d \"$body\"")
 
@@ -171,6 +172,13 @@ def make_handler(cloud: LocalCloud, port: int) -> type:
     return TriggerHandler
 
 
+def port_taken(port: int, setting: str, error: OSError) -> int:
+    """One line, no traceback: which port, and the setting that moves it."""
+    print(f"make run: port {port} on 127.0.0.1 is in use ({error.strerror}): stop what holds it, or set {setting}",
+          file=sys.stderr)
+    return 2
+
+
 def subscribed_queue(emulator: Emulator, topic: str) -> Optional[str]:
     """The queue subscribed to the topic in the embedded emulator's state (None if there is none)."""
     for subscription in emulator.snapshot().get("subscriptions", []):
@@ -212,8 +220,16 @@ def main() -> int:
     except ConfigurationError as error:
         print(f"make run: not started: {error}", file=sys.stderr)
         return 2
-    cloud = start_local_cloud(os.environ, emulator_port=emulator_port)  # type: ignore[arg-type]
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(cloud, port))
+    try:  # bound first, so a port in use is told before anything starts; served once the cloud is up
+        server = ThreadingHTTPServer(("127.0.0.1", port), BaseHTTPRequestHandler)
+    except OSError as error:
+        return port_taken(port, "PORT", error)
+    try:
+        cloud = start_local_cloud(os.environ, emulator_port=emulator_port)  # type: ignore[arg-type]
+    except OSError as error:
+        server.server_close()
+        return port_taken(emulator_port, "EMULATOR_PORT", error)
+    server.RequestHandlerClass = make_handler(cloud, port)
     stop = threading.Event()
     topic = os.environ["NOTIFY_TOPIC"]
     queue = subscribed_queue(cloud.emulator, topic)
@@ -221,6 +237,9 @@ def main() -> int:
         threading.Thread(target=print_notifications, args=(cloud, queue, stop), daemon=True).start()
     print(f"Emulator (Domain API + MNS) on {cloud.emulator.url}; its state: {cloud.emulator.url}/__emulator__/state")
     print(f"Function on http://127.0.0.1:{port}/ (FC HTTP trigger); notifications of topic {topic} print below.")
+    if os.environ.get("WEBHOOK_SECRET"):
+        print("Started with WEBHOOK_SECRET from your environment: every request is signed (a retry needs a new "
+              "timestamp and signature).")
     print("Delete a DS record of a seeded domain:")
     print(curl_line(port, json.dumps(SAMPLE_REQUEST), signed=bool(os.environ.get("WEBHOOK_SECRET"))))
     print("Ready. Ctrl-C stops.", flush=True)

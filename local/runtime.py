@@ -25,6 +25,10 @@ DEFAULT_NOTIFY_TOPIC = "ds-record-deleter-notifications"
 FUNCTION_TIMEOUT_SECONDS = 60
 
 
+class LocalSetupError(Exception):
+    """The local run cannot start as asked; the message says what to do."""
+
+
 @dataclass(frozen=True)
 class FcCredentials:
     access_key_id: str
@@ -94,7 +98,12 @@ def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0) -> LocalC
     """Point the function's settings at the embedded emulator unless endpoints were given.
     Fills `environ` (normally os.environ) with what the function reads."""
     environ.setdefault("NOTIFY_TOPIC", DEFAULT_NOTIFY_TOPIC)
-    if environ.get("DOMAIN_API_ENDPOINT") and environ.get("MNS_ENDPOINT"):
+    given = [name for name in ("DOMAIN_API_ENDPOINT", "MNS_ENDPOINT") if environ.get(name)]
+    if len(given) == 1:  # half a cloud: the other half would silently be an in-process emulator
+        missing = ({"DOMAIN_API_ENDPOINT", "MNS_ENDPOINT"} - set(given)).pop()
+        raise LocalSetupError(f"{given[0]} is set but {missing} is not: set both (the cloud, or the export lines "
+                              "`make emulator` prints), or neither (an emulator in this process)")
+    if given:
         # Credentials from ALIBABA_CLOUD_* (python3.12-style): the context carries none.
         return LocalCloud(environ.get("FC_ACCOUNT_ID", "0"), environ.get("FC_REGION", "cn-hangzhou"), None)
     emulator = Emulator(port=emulator_port, seed=seed_with_topic(environ["NOTIFY_TOPIC"]))
@@ -121,9 +130,16 @@ def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description="Invoke the function once, in process, with an FC-like context.")
     parser.add_argument("event", help="a JSON event file (samples for every trigger: tests/events/)")
     args = parser.parse_args(argv)
-    with open(args.event, "rb") as file:
-        event = file.read()
-    cloud = start_local_cloud(os.environ)  # type: ignore[arg-type]
+    try:
+        with open(args.event, "rb") as file:
+            event = file.read()
+        cloud = start_local_cloud(os.environ)  # type: ignore[arg-type]
+    except OSError as error:
+        print(f"make invoke: cannot read the event file {args.event}: {error.strerror}", file=sys.stderr)
+        return 2
+    except LocalSetupError as error:
+        print(f"make invoke: {error}", file=sys.stderr)
+        return 2
     try:
         started = time.monotonic()
         try:
@@ -131,11 +147,26 @@ def main(argv: Optional[list] = None) -> int:
         except Exception as error:  # the function failed the invocation, as FC would report it
             print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}, indent=2))
             return 1
+        finally:
+            print_published(cloud, os.environ["NOTIFY_TOPIC"])
         print(json.dumps(answer, indent=2, ensure_ascii=False))
         print(f"invocation took {time.monotonic() - started:.3f} s", file=sys.stderr)
         return 0
     finally:
         cloud.stop()
+
+
+def print_published(cloud: LocalCloud, topic: str) -> None:
+    """What the invocation published, on stderr (stdout is the answer's): each notification with
+    its MessageTag, as a subscription filter sees it."""
+    if cloud.emulator is None:
+        print(f"[notifications] published to {topic} in the cloud: read them from a queue subscribed to it",
+              file=sys.stderr)
+        return
+    for entry in cloud.emulator.snapshot()["topics"]:
+        if entry["TopicName"] == topic:
+            for message in entry["Published"]:
+                print(f"[notification {message['MessageTag']}] {message['MessageBody']}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -93,12 +93,17 @@ def test_make_run_deletes_a_ds_record_with_a_real_http_post(make_run):
 def test_make_run_with_a_webhook_secret_prints_a_signed_request_that_works(make_run):
     port, _, output = make_run
     output.wait_for("Ready.", timeout=60)
+    assert any("Started with WEBHOOK_SECRET" in line for line in output.seen)
     start = next(i for i, line in enumerate(output.seen) if "Delete a DS record" in line)
-    snippet = "".join(output.seen[start + 1:start + 4])
+    snippet = "".join(output.seen[start + 1:start + 5])
     assert "X-Webhook-Signature" in snippet
     signed = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, timeout=30,
                             env={**os.environ, "WEBHOOK_SECRET": "a-local-webhook-secret-0123456789abcdef"})
     assert json.loads(signed.stdout)["DomainName"] == "example.net", signed.stdout + signed.stderr
+    # Without the secret, the recipe stops with a message instead of sending an unsigned request.
+    unset = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True, timeout=30,
+                           env={k: v for k, v in os.environ.items() if k != "WEBHOOK_SECRET"})
+    assert unset.returncode != 0 and "set WEBHOOK_SECRET" in unset.stderr and unset.stdout == ""
     unsigned = requests.post(f"http://127.0.0.1:{port}/", json={"DomainName": "example.org", "KeyTag": 12345},
                              timeout=30)
     assert unsigned.status_code == 401
@@ -124,6 +129,9 @@ def test_make_invoke_with_its_own_notify_topic_publishes_to_it():
     assert completed.returncode == 0, completed.stdout + completed.stderr
     [result] = json.loads(completed.stdout)["Results"]
     assert (result["Status"], result["Notified"]) == ("SUBMITTED", True)
+    # What was published is shown on stderr, with its MessageTag (stdout stays the answer).
+    [shown] = [line for line in completed.stderr.splitlines() if line.startswith("[notification DSDelSubmitted] ")]
+    assert json.loads(shown.split("] ", 1)[1])["TaskNo"] == result["TaskNo"]
 
 
 def test_make_invoke_prints_only_the_answer_as_json():
@@ -156,3 +164,30 @@ def test_make_run_refuses_to_start_with_a_webhook_secret_too_short():
     assert process.returncode != 0
     assert "WEBHOOK_SECRET must be at least 32 characters" in process.stderr
     assert "too-short-a-secret" not in process.stdout + process.stderr
+
+
+@pytest.mark.parametrize("environ, event, says", [
+    ({"DOMAIN_API_ENDPOINT": "http://127.0.0.1:9"}, "tests/events/direct.json",
+     "make invoke: DOMAIN_API_ENDPOINT is set but MNS_ENDPOINT is not"),
+    ({"MNS_ENDPOINT": "http://127.0.0.1:9"}, "tests/events/direct.json",
+     "make invoke: MNS_ENDPOINT is set but DOMAIN_API_ENDPOINT is not"),
+    ({}, "tests/events/no-such-event.json", "make invoke: cannot read the event file tests/events/no-such-event.json"),
+], ids=["domain-endpoint-only", "mns-endpoint-only", "missing-event-file"])
+def test_make_invoke_refuses_what_it_cannot_do_in_one_line(environ, event, says):
+    completed = subprocess.run(["make", "-s", "invoke", f"EVENT={event}"], cwd=ROOT, capture_output=True, text=True,
+                               timeout=120, env=clean_environment(**environ))
+    assert completed.returncode != 0 and completed.stdout == ""
+    assert completed.stderr.startswith(says) and "Traceback" not in completed.stderr
+
+
+def test_make_run_says_in_one_line_that_its_port_is_taken():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        completed = subprocess.run(["make", "-s", "run"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                                   env=clean_environment(PORT=str(port), EMULATOR_PORT=str(free_port())))
+    assert completed.returncode != 0 and "Traceback" not in completed.stderr
+    assert f"port {port} on 127.0.0.1 is in use" in completed.stderr

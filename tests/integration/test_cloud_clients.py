@@ -218,6 +218,9 @@ def test_a_refused_connection_is_retryable(session):
     with pytest.raises(RetryableError) as caught:
         client.save_deleting_ds_task("example.net", 31589)
     assert caught.value.code == "ConnectionRefused"
+    # It says where: the service, the call and the endpoint that refused.
+    assert str(caught.value).startswith(f"Domain SaveSingleTaskForDeletingDSRecord failed: ConnectionRefused: "
+                                        f"127.0.0.1:{port} refused the connection")
 
 
 @pytest.mark.parametrize("signature_version", ["v3", "v1"])

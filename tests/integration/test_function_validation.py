@@ -43,7 +43,8 @@ def test_each_rule_is_a_400_naming_the_field_with_no_cloud_call(function, reques
     assert function.cloud_calls() == []
 
 
-KEY_TAG_RULE = "KeyTag must be an integer from 0 to 65535 (a JSON number, not a string)"
+def key_tag_rule(why: str) -> str:
+    return f"KeyTag must be an integer from 0 to 65535 ({why})"
 
 
 def with_key_tag(digits: int) -> str:
@@ -54,13 +55,25 @@ def with_key_tag(digits: int) -> str:
 def test_an_over_long_key_tag_is_refused_by_its_own_rule_not_pythons(function, digits):
     answer = function.invoke(http_event(with_key_tag(digits)))
     assert answer["statusCode"] == 400
-    assert json.loads(answer["body"]) == {"Code": "InvalidParameter", "Message": KEY_TAG_RULE}
+    assert json.loads(answer["body"]) == {"Code": "InvalidParameter",
+                                          "Message": key_tag_rule(f"a {digits}-digit number is out of range")}
     assert function.cloud_calls() == []
+
+
+@pytest.mark.parametrize("key_tag, why", [
+    (70000, "70000 is out of range"), (-1, "-1 is out of range"), ("31589", "a JSON number, not a string"),
+    (True, "a JSON number, not true or false"), (31589.0, "a whole JSON number, without a fraction or an exponent"),
+    ([1], "a JSON number"),
+])
+def test_a_bad_key_tag_is_told_what_is_wrong_with_it(function, key_tag, why):
+    answer = function.invoke(http_event(json.dumps({"DomainName": "example.net", "KeyTag": key_tag})))
+    assert json.loads(answer["body"]) == {"Code": "InvalidParameter", "Message": key_tag_rule(why)}
 
 
 def test_an_over_long_key_tag_of_a_direct_invocation_is_rejected_by_its_own_rule(function):
     [result] = function.invoke(with_key_tag(5000).encode())["Results"]
-    assert (result["Status"], result["Code"], result["Message"]) == ("REJECTED", "InvalidParameter", KEY_TAG_RULE)
+    assert (result["Status"], result["Code"], result["Message"]) == (
+        "REJECTED", "InvalidParameter", key_tag_rule("a 5000-digit number is out of range"))
     assert function.domain_api_calls() == []
     [notice] = function.notifications()  # published, and schema-valid, without echoing the number
     assert notice["Field"] == "KeyTag" and "Request" not in notice

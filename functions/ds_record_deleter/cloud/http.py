@@ -196,6 +196,7 @@ def send(
                                  service=service, action=action)
     timeout = (min(timeout[0], budget), min(timeout[1], budget))
     after_sending = OutcomeUnknownError if mutating else RetryableError
+    where = url.split("/", 3)[2]  # host:port, so that a failure says which endpoint it came from
     prepared = _prepared(method, url, headers, body)
     _budget.ends_at = time.monotonic() + budget
     try:
@@ -205,25 +206,25 @@ def send(
         response.content  # the body is read here: a cut or stalled one is this call's failure
         return response
     except requests.ConnectTimeout:
-        raise RetryableError("ConnectTimeout", "Connecting to the service timed out",
+        raise RetryableError("ConnectTimeout", f"Connecting to {where} timed out",
                              service=service, action=action) from None
     except requests.ConnectionError as error:
         if _never_connected(error):
-            raise RetryableError("ConnectionRefused", "The service refused the connection",
+            raise RetryableError("ConnectionRefused", f"{where} refused the connection (nothing listens there?)",
                                  service=service, action=action) from None
         if _timed_out(error):
-            raise after_sending("ReadTimeout", f"No whole answer within the call's {budget:.3g} s",
+            raise after_sending("ReadTimeout", f"No whole answer from {where} within the call's {budget:.3g} s",
                                 service=service, action=action) from None
-        raise after_sending("ConnectionLost", "The connection broke after the request was sent",
+        raise after_sending("ConnectionLost", f"The connection to {where} broke after the request was sent",
                             service=service, action=action) from None
     except requests.Timeout:
-        raise after_sending("ReadTimeout", f"No whole answer within the call's {budget:.3g} s",
+        raise after_sending("ReadTimeout", f"No whole answer from {where} within the call's {budget:.3g} s",
                             service=service, action=action) from None
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-        raise after_sending("IncompleteAnswer", "The answer was cut short mid-stream",
+        raise after_sending("IncompleteAnswer", f"The answer from {where} was cut short mid-stream",
                             service=service, action=action) from None
     except requests.RequestException as error:
-        raise after_sending("TransportError", type(error).__name__,
+        raise after_sending("TransportError", f"{type(error).__name__} talking to {where}",
                             service=service, action=action) from None
     finally:
         _budget.ends_at = None

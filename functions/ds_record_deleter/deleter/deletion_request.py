@@ -83,11 +83,27 @@ def _to_a_labels(name: str) -> str:
         raise invalid("DomainName", f"{DOMAIN_RULE} ({_short(str(error))})") from None
 
 
+KEY_TAG_RULE = "must be an integer from 0 to 65535"
+
+
 def parse_key_tag(value: Any) -> int:
+    """The rule, and what is wrong with this value: its range, or its JSON type."""
     # bool is an int in Python and 12.0 is a float: neither is a key tag.
-    if isinstance(value, bool) or not isinstance(value, int) or not KEY_TAG_RANGE[0] <= value <= KEY_TAG_RANGE[1]:
-        raise invalid("KeyTag", "must be an integer from 0 to 65535 (a JSON number, not a string)")
-    return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if KEY_TAG_RANGE[0] <= value <= KEY_TAG_RANGE[1]:
+            return value
+        raise invalid("KeyTag", f"{KEY_TAG_RULE} ({_short(str(value), 20)} is out of range)")
+    if isinstance(value, bool):
+        why = "a JSON number, not true or false"
+    elif isinstance(value, str):
+        why = "a JSON number, not a string"
+    elif isinstance(value, float):
+        why = "a whole JSON number, without a fraction or an exponent"
+    elif hasattr(value, "digits"):  # a number too long to read (triggers.common.OversizedInteger)
+        why = f"a {value.digits}-digit number is out of range"
+    else:
+        why = "a JSON number"
+    raise invalid("KeyTag", f"{KEY_TAG_RULE} ({why})")
 
 
 def parse_lang(value: Any) -> str:
