@@ -311,3 +311,31 @@ def test_a_refusal_of_a_request_whose_id_does_not_come_again_is_published_once(f
         assert (result["Status"], result["Code"]) == ("FAILED", "DomainNotExist")
     assert len(function.domain_api_calls(SAVE)) == 1
     assert [n["Event"] for n in function.notifications()] == ["DSRecordDeletionFailed"]
+
+
+# --- a crash (a store blip) between the claim and the DS record's note ------------------------------
+
+def test_a_task_whose_record_note_failed_is_still_joined_by_the_next_request(function, emulator, monkeypatch):
+    """A's task is claimed, but noting it as its DS record's task fails (a store that fails
+    once, on cue: nothing real fails on cue). B asks the same deletion under another key: it
+    must not make a second task. A's marker stays up until the note is written, so B settles A
+    first (finding A's claimed task, noting it for the record), then joins it."""
+    from deleter.idempotency import StoreError
+
+    emulator.set_task_delays(60, 60)  # A's task stays pending
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0.2")  # B waits A's send out before reconciling for it
+    real_set_marker = InMemoryStore.set_marker
+    failures = {"left": 1}
+
+    def flaky_set_marker(self, name, value, ttl_ms):
+        if name.startswith("task-of:") and failures["left"]:
+            failures["left"] -= 1
+            raise StoreError("store blip")
+        return real_set_marker(self, name, value, ttl_ms)
+
+    monkeypatch.setattr(InMemoryStore, "set_marker", flaky_set_marker)
+    [a] = function.invoke([queue_message(RECORD, "M-a")])["Results"]
+    assert a["Status"] == "SUBMITTED" and failures["left"] == 0
+    [b] = function.invoke([queue_message(RECORD, "M-b")])["Results"]
+    assert (b["TaskNo"], b["Joined"]) == (a["TaskNo"], True)
+    assert len(function.tasks()) == 1 and len(function.domain_api_calls(SAVE)) == 1
