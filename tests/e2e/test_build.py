@@ -24,7 +24,9 @@ def test_function_zip_has_the_package_at_its_top(built):
     names = zipfile.ZipFile(built / "function.zip").namelist()
     assert "index.py" in names and "deleter/deletion.py" in names and "cloud/signing.py" in names
     assert "deleter/notification.schema.json" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("local/")]
+    # Bytecode only as FC's python3.10 loads it (the .pyc tests below); nothing of local/.
+    assert not [n for n in names if (n.endswith(".pyc") and not re.fullmatch(r"(.+/)?__pycache__/[^/]+\.cpython-310\.pyc", n))
+                or n.endswith(".pyo") or n.startswith("local/")]
 
 
 def test_layer_zip_holds_the_pinned_requirements_under_python(built):
@@ -116,3 +118,80 @@ def test_the_layer_is_resolved_for_the_runtime_not_for_this_machine(monkeypatch,
     pairs = list(zip(command, command[1:]))
     assert ("--python-version", "3.10") in pairs and ("--implementation", "cp") in pairs
     assert ("--platform", "manylinux2014_x86_64") in pairs and "--only-binary=:all:" in command
+
+
+# --- .pyc compiled by Python 3.10 -----------------------------------------------------------------
+
+from local.package import runtime_python  # noqa: E402
+
+PYTHON310 = runtime_python()
+needs_310 = pytest.mark.skipif(PYTHON310 is None, reason="no Python 3.10 here (python3.10 on PATH or pyenv's "
+                                                         "3.10.x): make build ships sources alone")
+MAGIC_310 = 3439  # importlib.util.MAGIC_NUMBER of CPython 3.10
+
+
+@needs_310
+def test_both_zips_carry_a_310_pyc_for_every_module_checked_by_unchecked_hash(built):
+    for zip_name in ("function.zip", "layer.zip"):
+        archive = zipfile.ZipFile(built / zip_name)
+        names = set(archive.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        missing = []
+        for source in sources:
+            folder, _, module = source.rpartition("/")
+            cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-310.pyc"
+            if cached not in names:
+                missing.append(source)
+                continue
+            header = archive.read(cached)[:16]
+            assert int.from_bytes(header[:2], "little") == MAGIC_310, cached
+            # PEP 552 flags: bit 0 hash-based, bit 1 check_source. 0b01: hash-based, never checked.
+            assert int.from_bytes(header[4:8], "little") == 0b01, cached
+        assert sources and not missing, (zip_name, missing[:5])
+
+
+@needs_310
+def test_python310_imports_the_shipped_bytecode_without_compiling_anything(built, tmp_path):
+    """The unpacked zips, read-only as FC's /code and /opt are: Python 3.10 imports index and every
+    module the safety check loads lazily, and compiles no source (every module's code comes from its
+    .pyc; a missing, stale or wrong-version one would be compiled from source here)."""
+    zipfile.ZipFile(built / "function.zip").extractall(tmp_path / "code")
+    zipfile.ZipFile(built / "layer.zip").extractall(tmp_path / "opt")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    for path in tmp_path.rglob("*"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    script = (
+        "import sys, importlib._bootstrap_external as external\n"
+        "compiled = []\n"
+        "original = external.SourceLoader.source_to_code\n"
+        "def counting(self, data, path, *, _optimize=-1):\n"
+        "    compiled.append(path)\n"
+        "    return original(self, data, path, _optimize=_optimize)\n"
+        "external.SourceLoader.source_to_code = counting\n"
+        f"sys.path[:0] = [{str(tmp_path / 'code')!r}, {str(tmp_path / 'opt' / 'python')!r}]\n"
+        "import index, cloud.dns, deleter.safety, dns.dnssec, dns.query, dns.resolver\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec, ed25519, ed448, rsa\n"
+        "shipped = [m for m in sys.modules.values() if getattr(m, '__file__', None) and m.__file__.startswith("
+        f"{str(tmp_path)!r}) and m.__file__.endswith('.py')]\n"
+        "print(len(shipped), len(compiled), compiled[:5])\n"
+    )
+    try:
+        completed = subprocess.run([PYTHON310, "-S", "-E", "-c", script], capture_output=True, text=True,
+                                   env={"PATH": os.environ["PATH"]}, timeout=120)
+    finally:
+        for path in tmp_path.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert completed.returncode == 0, completed.stderr
+    shipped, compiled, first = completed.stdout.split(maxsplit=2)
+    assert int(shipped) > 100, "the import should have loaded the function and its layer's modules"
+    assert int(compiled) == 0, f"compiled from source at import: {first}"
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # nothing written either
+
+
+def test_without_a_310_the_build_says_so_and_ships_sources(monkeypatch, tmp_path, capsys):
+    import local.package as package
+    monkeypatch.setattr(package, "runtime_python", lambda: None)
+    monkeypatch.setattr(package, "install_layer", lambda site: (site / "idna").mkdir(parents=True))
+    result = package.build(tmp_path)
+    assert result["bytecode"] is None and "no Python 3.10 found" in capsys.readouterr().err
+    assert not [n for n in zipfile.ZipFile(tmp_path / "function.zip").namelist() if n.endswith(".pyc")]

@@ -9,7 +9,7 @@ import json
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -222,7 +222,7 @@ class DomainApiClient:
         return self._read(response, action, mutating)
 
     def _timestamp(self) -> str:
-        return self._clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return signing.iso8601_utc(self._clock())
 
     def _sign_v3(self, action: str, query: Mapping[str, str]) -> tuple[str, dict]:
         creds = self._credentials

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import format_datetime
+from datetime import datetime
 from typing import Callable, Optional
 from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
@@ -135,7 +134,7 @@ class MnsClient:
         creds = self._credentials
         headers = {
             "host": self._host,
-            "date": format_datetime(self._clock().astimezone(timezone.utc), usegmt=True),
+            "date": signing.http_date(self._clock()),
             "x-mns-version": API_VERSION,
         }
         content_md5 = content_type = ""

@@ -8,13 +8,50 @@ are what keeps both sides honest.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
-from typing import Mapping
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Mapping, Tuple
 from urllib.parse import quote
 
 ACS3_ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _keyed(secret: str, digest: str) -> "hmac.HMAC":
+    """An HMAC already keyed with secret: keying hashes the padded key twice, so each signature
+    copies this instead (a few secrets live at once: STS rotates them)."""
+    return hmac.new(secret.encode("utf-8"), digestmod=digest)
+
+
+def _mac(secret: str, message: str, digest: str) -> "hmac.HMAC":
+    mac = _keyed(secret, digest).copy()
+    mac.update(message.encode("utf-8"))
+    return mac
+
+
+class _PerSecond:
+    """A date format of a moment, made once per second (every call in that second signs the same
+    text). Dates are given, never read here: still pure."""
+
+    def __init__(self, render) -> None:
+        self._render = render
+        self._last: Tuple[int, str] = (-1, "")
+
+    def __call__(self, moment: datetime) -> str:
+        second = int(moment.timestamp())
+        last = self._last  # one tuple read: another thread may replace it, never tear it
+        if last[0] != second:
+            last = self._last = (second, self._render(moment.astimezone(timezone.utc).replace(microsecond=0)))
+        return last[1]
+
+
+# x-acs-date / Timestamp (ISO 8601, UTC) and MNS's Date (RFC 7231, GMT).
+iso8601_utc = _PerSecond(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+http_date = _PerSecond(lambda moment: format_datetime(moment, usegmt=True))
 
 
 def percent_encode(value: str) -> str:
@@ -55,7 +92,7 @@ def acs3_string_to_sign(canonical_request: str) -> str:
 
 
 def acs3_signature(secret: str, string_to_sign: str) -> str:
-    return hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return _mac(secret, string_to_sign, "sha256").hexdigest()
 
 
 def acs3_authorization(
@@ -98,9 +135,7 @@ def rpc_v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
 def rpc_v1_signature(secret: str, method: str, params: Mapping[str, str]) -> str:
     """Signature over every parameter but Signature itself; the key is the secret plus '&'."""
     unsigned = {key: value for key, value in params.items() if key != "Signature"}
-    digest = hmac.new(
-        f"{secret}&".encode("utf-8"), rpc_v1_string_to_sign(method, unsigned).encode("utf-8"), hashlib.sha1
-    ).digest()
+    digest = _mac(f"{secret}&", rpc_v1_string_to_sign(method, unsigned), "sha1").digest()
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -123,7 +158,7 @@ def mns_string_to_sign(
 
 
 def mns_signature(secret: str, string_to_sign: str) -> str:
-    digest = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha1).digest()
+    digest = _mac(secret, string_to_sign, "sha1").digest()
     return base64.b64encode(digest).decode("ascii")
 
 
