@@ -113,6 +113,9 @@ def _status_and_body(outcome: Outcome) -> tuple:
             # publishes it and makes no new task.
             body.update(Notified=False, Message="The deletion task was created, but its notification could not "
                         "be published yet; send the same request again to publish it")
+        elif outcome.watched is False:  # likewise: sent again, it schedules the check, publishing nothing twice
+            body.update(Message="The deletion task was created and its notification published, but its first "
+                        "check could not be scheduled yet; send the same request again to schedule it")
         return 202, body
     if outcome.status == REJECTED:
         return REJECTION_STATUS.get(outcome.code or "", 400), {"Code": outcome.code, "Message": outcome.message}
