@@ -28,6 +28,7 @@ from deleter.rate_limit import RateLimitedDomainApi, TokenBucket
 from deleter.reconcile import Reconciler
 from deleter.retry import Retrier, RetryPolicy
 from deleter.settings import ConfigurationError, Settings
+from deleter.task_query import TaskLookup, TaskQuery
 from triggers.common import TriggerOptions
 from triggers.webhook import WebhookVerifier
 
@@ -116,15 +117,18 @@ class FunctionInstance:
                        utc_now, unpublished_ttl_ms(settings.idempotency_ttl_seconds))
 
     def processor(self, context: Any, environ: Mapping[str, str], deadline: Deadline) -> Callable[[Any], Any]:
-        """Each item of an invocation to its use case: a watch message to a check, a request to the
-        deletion. They share one invocation's collaborators."""
+        """Each item of an invocation to its use case: a watch message to a check, GET /tasks/<TaskNo>
+        to the task query, a request to the deletion. They share one invocation's collaborators."""
         deletion = self.use_case(context, environ, deadline)
         parts = deletion.collaborators
         follow_up = FollowUpUseCase(parts, self.once(deadline), utc_now)
+        query = TaskQuery(parts.domain_api, parts.store, parts.retrier)
 
         def process(item: Any) -> Any:
             if isinstance(item, IncomingCheck):
                 return follow_up.check(item)
+            if isinstance(item, TaskLookup):
+                return query.lookup(item)
             return deletion.process(item)
 
         return process

@@ -254,10 +254,10 @@ def test_the_four_trigger_types_exist_on_this_function(template):
         assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,127}", properties["TriggerName"])
 
 
-def test_http_trigger_is_anonymous_post_only(template):
+def test_http_trigger_is_anonymous_post_and_get_only(template):
     config = triggers(template)["http"]["TriggerConfig"]
     assert config["authType"] == "anonymous"  # the function checks its own HMAC signature
-    assert config["methods"] == ["POST"]
+    assert config["methods"] == ["GET", "POST"]  # GET: /tasks/<TaskNo>, signed like a POST
 
 
 def test_timer_trigger_is_configurable_and_off_by_default(template):

@@ -201,7 +201,8 @@ def test_a_custom_domain_needs_a_certificate_and_switches_the_test_url_off(templ
     domain = template["Resources"]["CustomDomain"]
     assert context.condition(domain["Condition"])
     routes = context.resolve(domain["Properties"]["RouteConfig"])["Routes"]
-    assert routes == [{"Path": "/*", "FunctionName": "ds-record-deleter", "Qualifier": "LATEST", "Methods": ["POST"]}]
+    assert routes == [{"Path": "/*", "FunctionName": "ds-record-deleter", "Qualifier": "LATEST",
+                       "Methods": ["GET", "POST"]}]
     assert context.resolve(domain["Properties"]["Protocol"]) == "HTTPS"
     http = template["Resources"]["HttpTrigger"]["Properties"]["TriggerConfig"]
     assert context.resolve(http)["disableURLInternet"] is True
