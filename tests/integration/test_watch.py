@@ -402,3 +402,15 @@ def test_a_bad_watch_message_is_refused_clearly_and_once(watched, body, field):
     assert rejected.get("Field") == field
     assert watched.function.domain_api_calls() == []  # never taken for a request, nor checked
 
+
+# --- the sample event (make invoke) ------------------------------------------------------------------------
+
+def test_the_sample_watch_event_runs_one_check(function):
+    """tests/events/mns_queue_watch.json: watched since 2026-11-29, long past a day, for a TaskNo
+    this emulator never made: told as timed out, with the status its last check saw."""
+    [result] = function.invoke_sample("mns_queue_watch.json")["Results"]
+    assert (result["Status"], result["Event"], result["Attempt"]) == ("ENDED", "DSRecordDeletionTimedOut", 7)
+    [timed_out] = function.notifications()
+    assert (timed_out["TaskNo"], timed_out["LastTaskStatus"], timed_out["Source"]) == (
+        "e893148f-6343-4ae1-9eba-6e2a4116e142", "EXECUTING", {"Trigger": "http", "Id": "1-64f6cd87-http-single"})
+    assert function.domain_api_calls("QueryTaskDetailList")  # it asked the service first
