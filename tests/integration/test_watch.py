@@ -346,18 +346,43 @@ def test_with_watching_off_a_pending_task_is_left_unwatched_not_retried(function
 
 # --- a check that cannot finish fails its invocation; a bad message is refused -----------------------------
 
-def test_a_throttled_check_fails_the_invocation_and_its_redelivery_tells_the_end(watched, emulator):
+@pytest.mark.parametrize("fault, code", [
+    ("throttling", "Throttling"),      # retryable
+    ("forbidden", "Forbidden.RAM"),    # deferred: a permission missing for now
+    ("drop_after", "ConnectionLost"),  # unknown (harmless for a read, so retried, then left)
+])
+def test_a_check_that_cannot_ask_fails_the_invocation_and_its_redelivery_tells_the_end(watched, emulator, fault,
+                                                                                        code):
     request_once(watched)
     [message] = watched.pending()
-    emulator.set_faults({"rules": [{"service": "domain", "action": "QueryTaskDetailList", "fault": "throttling",
+    emulator.set_faults({"rules": [{"service": "domain", "action": "QueryTaskDetailList", "fault": fault,
                                     "rate": 1}]})
     with pytest.raises(RedeliveryRequired) as failed:
         watched.deliver([message])
-    assert "Throttling" in str(failed.value)
+    assert code in str(failed.value)
     assert watched.ends() == []
     emulator.set_faults(None)
     [check] = watched.deliver([message])["Results"]
     assert check["Event"] == "DSRecordDeletionCompleted" and len(watched.ends()) == 1
+
+
+def test_a_check_refused_for_good_watches_on_rather_than_stopping_the_queue(watched, monkeypatch, json_logs):
+    """A refusal that no redelivery can cure (here: the domain left the account) must not fail the
+    invocation for ever: with errorsTolerance NONE that would stop every check behind it."""
+    from cloud.domain_api import DomainApiClient
+    from cloud.errors import PermanentError
+
+    request_once(watched)
+    [message] = watched.pending()
+
+    def refused(self, *args, **kwargs):
+        raise PermanentError("DomainNotExist", "The domain does not exist in this account.", service="Domain",
+                             action="QueryTaskDetailList")
+
+    monkeypatch.setattr(DomainApiClient, "query_task_details", refused)
+    [check] = watched.deliver([message])["Results"]
+    assert (check["Status"], check["TaskStatus"], check["NextAttempt"]) == ("WATCHING", None, 2)
+    assert any('"ERROR"' in line and "DomainNotExist" in line for line in json_logs.getvalue().splitlines())
 
 
 def test_a_failed_publish_of_the_end_fails_the_invocation_and_is_published_on_redelivery(watched, emulator):
