@@ -154,17 +154,17 @@ def test_a_task_that_fails_is_told_failed_with_the_services_error_message(watche
 
 def test_a_task_that_stays_executing_past_the_bound_is_told_timed_out(watched, emulator, watch_settings):
     watch_settings.setenv("WATCH_MAX_SECONDS", "2")
-    watch_settings.setenv("WATCH_FIRST_DELAY_SECONDS", "2")
+    watch_settings.setenv("WATCH_FIRST_DELAY_SECONDS", "3")
     watched.instance = FunctionInstance(Settings.from_environ(os.environ), watched.instance.store)
     emulator.put_domain({"DomainName": "example.org", "DSRecords": [
         {"KeyTag": 12345, "Algorithm": 13, "DigestType": 2, "Digest": "AB" * 32}], "TaskOutcome": "executing"})
     started = time.monotonic()
     result = request_once(watched, "example.org", 12345)
     [first] = watched.pending()
-    assert delay_of(first) == 2
+    assert delay_of(first) == 2  # not the first delay's 3 s: never past the bound
     [check] = watched.deliver()["Results"]
     assert (check["Status"], check["TaskStatus"], check["NextAttempt"]) == ("WATCHING", "EXECUTING", 2)
-    assert check["NextCheckInSeconds"] <= 2  # not the doubled 4 s: never past the bound
+    assert check["NextCheckInSeconds"] <= 2  # nor the doubled 6 s
     [second] = watched.pending()
     assert json.loads(second["MessageBody"])["LastTaskStatus"] == "EXECUTING"
     time.sleep(max(0.0, 2.2 - (time.monotonic() - started)))

@@ -117,7 +117,8 @@ class Watcher:
         now = self._clock()
         message = WatchMessage(task_no, request.domain_name, request.key_tag, source, 1, now, submitted_at,
                                last_task_status=task_status)
-        delay = 0 if task_status in ENDED else delay_before(1, self.settings.first_delay_seconds)
+        first = min(delay_before(1, self.settings.first_delay_seconds), self.settings.max_seconds)
+        delay = 0 if task_status in ENDED else first  # an ended task's end is told at once
         try:
             self.schedule(message, delay, log)
         except (CloudError, StoreError, Busy, ValueError) as error:
