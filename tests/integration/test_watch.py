@@ -20,7 +20,6 @@ from deleter.source import Source
 from deleter.watch_message import WatchMessage
 from local.queue_trigger import cloud_events
 from triggers.common import RedeliveryRequired
-from triggers.webhook import sign
 from wiring import FunctionInstance
 
 from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
@@ -30,7 +29,6 @@ from .conftest import EVENTS
 WATCH_QUEUE = "ds-record-deleter-watch"
 HTTP_EVENT = json.loads((EVENTS / "http_post.json").read_text())
 ENDS = ("DSRecordDeletionCompleted", "DSRecordDeletionFailed", "DSRecordDeletionTimedOut")
-SECRET = "a-webhook-secret-of-32-characters-at-least"
 
 
 def http_event(body: dict, method: str = "POST", path: str = "/", headers: Optional[dict] = None) -> dict:
