@@ -1,8 +1,11 @@
 """`make run`: the function behind a local HTTP trigger, on the embedded emulator.
 
 Real HTTP requests on 127.0.0.1:$PORT (any method; bodies by Content-Length or chunked) become
-FC 3.0 HTTP trigger events; the function's answers become HTTP responses. Each notification published to NOTIFY_TOPIC is printed as it arrives (read
-from the queue subscribed to the topic), so a new user sees the whole flow.
+FC 3.0 HTTP trigger events; the function's answers become HTTP responses. Each notification
+published to NOTIFY_TOPIC is printed with its MessageTag as it arrives (read from a queue
+subscribed to the topic in JSON format), and the watch queue's messages are delivered back to the
+function as its EventBridge trigger would (local/queue_trigger.py), so a new user sees a
+deletion's whole life: submitted, then completed or failed seconds later.
 """
 from __future__ import annotations
 
@@ -12,24 +15,22 @@ import os
 import re
 import sys
 import threading
-import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
 
-from cloud.credentials import Credentials
-from cloud.errors import CloudError
-from cloud.http import new_session
-from cloud.mns import MnsClient
+from cloud.mns import ReceivedMessage
 from deleter.settings import ConfigurationError, Settings
-from local.emulator import Emulator
-from local.emulator.mns_state import QUEUE_ENDPOINT
-from local.runtime import DEFAULT_NOTIFY_TOPIC, LocalCloud, invoke, start_local_cloud
+from local.queue_trigger import deliver_queue, poll_queue
+from local.runtime import (DEFAULT_NOTIFY_TOPIC, DEFAULT_WATCH_QUEUE, LocalCloud, invoke, seed_with_queue,
+                           seed_with_topic, start_local_cloud)
 
 MAX_REQUEST_BYTES = 1024 * 1024  # the function itself refuses more than 64 KiB; this only guards the server
 SAMPLE_REQUEST = {"DomainName": "example.net", "KeyTag": 31589}
+FAILING_REQUEST = {"DomainName": "example.info", "KeyTag": 20326}  # the seed plans its task to fail
+WATCH_FIRST_DELAY_SECONDS = "2"  # a task's first check comes soon: its end is seen seconds later
 
 
 def http_event(method: str, target: str, headers: dict, body: bytes, source_ip: str, port: int) -> dict:
@@ -63,12 +64,16 @@ def http_event(method: str, target: str, headers: dict, body: bytes, source_ip: 
     }
 
 
+# The signing recipes stop here, with a message, rather than send a request signed with nothing.
+SECRET_GUARD = '  : "${WEBHOOK_SECRET:?set WEBHOOK_SECRET to the secret make run was started with}"'
+
+
 def curl_line(port: int, body: str, signed: bool) -> str:
     """A ready command; with WEBHOOK_SECRET set, one that signs the request as the webhook requires."""
     curl = f"curl -sS -X POST http://127.0.0.1:{port}/ -H 'Content-Type: application/json'"
     if not signed:
         return f"  {curl} -d '{body}'"
-    return ('  : "${WEBHOOK_SECRET:?set WEBHOOK_SECRET to the secret make run was started with}"\n'
+    return (f"{SECRET_GUARD}\n"
             f"  body='{body}'; ts=$(date +%s)\n"
             "  sig=$(printf '%s.%s' \"$ts\" \"$body\" | openssl dgst -sha256 -hmac \"$WEBHOOK_SECRET\" -r | cut -d' ' -f1)\n"
             f"  {curl} -H \"X-Webhook-Timestamp: $ts\" -H \"X-Webhook-Signature: v1=$sig\" -d \"$body\"")
@@ -126,9 +131,10 @@ def read_body(headers: Any, stream: Any, limit: int = MAX_REQUEST_BYTES) -> byte
     return stream.read(int(length_text))
 
 
-def make_handler(cloud: LocalCloud, port: int) -> type:
-    # FC's built-in runtime runs one request per instance at a time; so does this one.
-    one_at_a_time = threading.Lock()
+def make_handler(cloud: LocalCloud, port: int, one_at_a_time: Optional[threading.Lock] = None) -> type:
+    # FC's built-in runtime runs one request per instance at a time; so does this one (the lock
+    # is shared with the watch queue's deliveries: they run on the same instance).
+    one_at_a_time = one_at_a_time or threading.Lock()
 
     class TriggerHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -179,35 +185,50 @@ def port_taken(port: int, setting: str, error: OSError) -> int:
     return 2
 
 
-def subscribed_queue(emulator: Emulator, topic: str) -> Optional[str]:
-    """The queue subscribed to the topic in the embedded emulator's state (None if there is none)."""
-    for subscription in emulator.snapshot().get("subscriptions", []):
-        match = QUEUE_ENDPOINT.match(str(subscription.get("Endpoint", "")))
-        if subscription.get("TopicName") == topic and match:
-            return match.group(3)
-    return None
+def console_queue(topic: str) -> str:
+    return f"{topic}-console"
+
+
+def run_seed(topic: str, watch_queue: str) -> dict:
+    """What `make run`'s emulator starts from: the default seed with NOTIFY_TOPIC, the watch
+    queue, and a queue that receives the topic's messages in JSON format (which carries each
+    message's MessageTag) for the console."""
+    seed = seed_with_queue(seed_with_topic(topic), watch_queue, visibility_timeout=5)
+    seed_with_queue(seed, console_queue(topic))
+    seed["subscriptions"].append({
+        "TopicName": topic, "SubscriptionName": console_queue(topic), "NotifyContentFormat": "JSON",
+        "Endpoint": f"acs:mns:{seed['region']}:{seed['account_id']}:queues/{console_queue(topic)}"})
+    return seed
+
+
+def notification_line(message: ReceivedMessage) -> str:
+    """A notification as the console prints it: its MessageTag, then its body, indented."""
+    try:
+        envelope = json.loads(message.body)
+        tag, body = envelope.get("MessageTag", ""), envelope["Message"]
+        body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        tag, body = "", message.body
+    return f"[notification {tag}] {body}" if tag else f"[notification] {body}"
 
 
 def print_notifications(cloud: LocalCloud, queue: str, stop: threading.Event) -> None:
     """Long-poll the queue and print every notification as it arrives."""
-    credentials = cloud.credentials
-    mns = MnsClient(new_session(1), Credentials(credentials.access_key_id, credentials.access_key_secret,
-                                                credentials.security_token), cloud.emulator.url)
-    while not stop.is_set():
-        try:
-            message = mns.receive(queue, wait_seconds=5)
-        except CloudError as error:
-            print(f"[notification] could not read {queue}: {error}", file=sys.stderr)
-            time.sleep(1)
-            continue
-        if message is None:
-            continue
-        try:
-            body = json.dumps(json.loads(message.body), indent=2, ensure_ascii=False)
-        except ValueError:
-            body = message.body
-        print(f"[notification] {body}", flush=True)
-        mns.delete(queue, message.receipt_handle)
+    def show(message: ReceivedMessage) -> bool:
+        print(notification_line(message), flush=True)
+        return True
+
+    poll_queue(cloud, queue, show, stop, wait_seconds=5)
+
+
+def task_query_line(port: int, signed: bool) -> str:
+    """A ready command asking how a task stands; with WEBHOOK_SECRET set, signed over the empty body."""
+    url = f"http://127.0.0.1:{port}/tasks/$TASK_NO"
+    if not signed:
+        return f"  curl -sS {url}"
+    return (f"{SECRET_GUARD}\n"
+            "  ts=$(date +%s); sig=$(printf '%s.' \"$ts\" | openssl dgst -sha256 -hmac \"$WEBHOOK_SECRET\" -r | cut -d' ' -f1)\n"
+            f"  curl -sS {url} -H \"X-Webhook-Timestamp: $ts\" -H \"X-Webhook-Signature: v1=$sig\"")
 
 
 def main() -> int:
@@ -215,33 +236,50 @@ def main() -> int:
     emulator_port = int(os.environ.get("EMULATOR_PORT", "9100"))
     os.environ.pop("DOMAIN_API_ENDPOINT", None)  # `make run` always runs on the embedded emulator
     os.environ.pop("MNS_ENDPOINT", None)
+    os.environ.setdefault("WATCH_QUEUE", DEFAULT_WATCH_QUEUE)  # set empty, watching is off
+    os.environ.setdefault("WATCH_FIRST_DELAY_SECONDS", WATCH_FIRST_DELAY_SECONDS)
     try:  # a function that would answer every caller 500 is not started at all
         Settings.from_environ({"NOTIFY_TOPIC": DEFAULT_NOTIFY_TOPIC, **os.environ})
     except ConfigurationError as error:
         print(f"make run: not started: {error}", file=sys.stderr)
         return 2
+    os.environ.setdefault("NOTIFY_TOPIC", DEFAULT_NOTIFY_TOPIC)
+    topic, watch_queue = os.environ["NOTIFY_TOPIC"], os.environ["WATCH_QUEUE"].strip()
     try:  # bound first, so a port in use is told before anything starts; served once the cloud is up
         server = ThreadingHTTPServer(("127.0.0.1", port), BaseHTTPRequestHandler)
     except OSError as error:
         return port_taken(port, "PORT", error)
     try:
-        cloud = start_local_cloud(os.environ, emulator_port=emulator_port)  # type: ignore[arg-type]
+        cloud = start_local_cloud(os.environ, emulator_port=emulator_port,  # type: ignore[arg-type]
+                                  seed=run_seed(topic, watch_queue))
     except OSError as error:
         server.server_close()
         return port_taken(emulator_port, "EMULATOR_PORT", error)
-    server.RequestHandlerClass = make_handler(cloud, port)
+    one_at_a_time = threading.Lock()
+    server.RequestHandlerClass = make_handler(cloud, port, one_at_a_time)
     stop = threading.Event()
-    topic = os.environ["NOTIFY_TOPIC"]
-    queue = subscribed_queue(cloud.emulator, topic)
-    if queue:
-        threading.Thread(target=print_notifications, args=(cloud, queue, stop), daemon=True).start()
+    threading.Thread(target=print_notifications, args=(cloud, console_queue(topic), stop), daemon=True).start()
+    if watch_queue:
+        def invoke_once(event: bytes) -> Any:
+            with one_at_a_time:
+                return invoke(event, cloud)
+
+        threading.Thread(target=deliver_queue, args=(cloud, watch_queue, invoke_once, stop), daemon=True).start()
+    signed = bool(os.environ.get("WEBHOOK_SECRET"))
     print(f"Emulator (Domain API + MNS) on {cloud.emulator.url}; its state: {cloud.emulator.url}/__emulator__/state")
     print(f"Function on http://127.0.0.1:{port}/ (FC HTTP trigger); notifications of topic {topic} print below.")
-    if os.environ.get("WEBHOOK_SECRET"):
+    if signed:
         print("Started with WEBHOOK_SECRET from your environment: every request is signed (a retry needs a new "
               "timestamp and signature).")
     print("Delete a DS record of a seeded domain:")
-    print(curl_line(port, json.dumps(SAMPLE_REQUEST), signed=bool(os.environ.get("WEBHOOK_SECRET"))))
+    print(curl_line(port, json.dumps(SAMPLE_REQUEST), signed=signed))
+    print("One whose task the registry will refuse (the failure notification follows):")
+    print(curl_line(port, json.dumps(FAILING_REQUEST), signed=signed))
+    print("How a task stands (TASK_NO=<the TaskNo of an answer>):")
+    print(task_query_line(port, signed))
+    if watch_queue:
+        print(f"Each task is followed to its end: checks through queue {watch_queue}, the first after "
+              f"{os.environ['WATCH_FIRST_DELAY_SECONDS']} s.")
     print("Ready. Ctrl-C stops.", flush=True)
     try:
         server.serve_forever()

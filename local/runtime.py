@@ -22,6 +22,7 @@ from local.emulator import Emulator
 from local.emulator.seed import load_seed
 
 DEFAULT_NOTIFY_TOPIC = "ds-record-deleter-notifications"
+DEFAULT_WATCH_QUEUE = "ds-record-deleter-watch"  # in the default seed
 FUNCTION_TIMEOUT_SECONDS = 60
 
 
@@ -94,9 +95,18 @@ def seed_with_topic(topic: str) -> Dict[str, Any]:
     return seed
 
 
-def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0) -> LocalCloud:
+def seed_with_queue(seed: Dict[str, Any], queue: str, visibility_timeout: int = 30) -> Dict[str, Any]:
+    """The seed, with that queue when it has none of that name (an empty name: unchanged)."""
+    if queue and not any(entry["QueueName"] == queue for entry in seed["queues"]):
+        seed["queues"].append({"QueueName": queue, "VisibilityTimeout": visibility_timeout})
+    return seed
+
+
+def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0,
+                      seed: Optional[Dict[str, Any]] = None) -> LocalCloud:
     """Point the function's settings at the embedded emulator unless endpoints were given.
-    Fills `environ` (normally os.environ) with what the function reads."""
+    Fills `environ` (normally os.environ) with what the function reads. The emulator starts from
+    `seed` (default: seed_with_topic), with the WATCH_QUEUE the function will send to."""
     environ.setdefault("NOTIFY_TOPIC", DEFAULT_NOTIFY_TOPIC)
     given = [name for name in ("DOMAIN_API_ENDPOINT", "MNS_ENDPOINT") if environ.get(name)]
     if len(given) == 1:  # half a cloud: the other half would silently be an in-process emulator
@@ -106,7 +116,8 @@ def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0) -> LocalC
     if given:
         # Credentials from ALIBABA_CLOUD_* (python3.12-style): the context carries none.
         return LocalCloud(environ.get("FC_ACCOUNT_ID", "0"), environ.get("FC_REGION", "cn-hangzhou"), None)
-    emulator = Emulator(port=emulator_port, seed=seed_with_topic(environ["NOTIFY_TOPIC"]))
+    seed = seed_with_queue(seed or seed_with_topic(environ["NOTIFY_TOPIC"]), environ.get("WATCH_QUEUE", "").strip())
+    emulator = Emulator(port=emulator_port, seed=seed)
     emulator.start()
     environ["DOMAIN_API_ENDPOINT"] = environ["MNS_ENDPOINT"] = emulator.url
     sts = emulator.sts_credentials

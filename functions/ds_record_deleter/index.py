@@ -51,7 +51,7 @@ def handle(event: Any, context: Any, instance_of: Callable[[], FunctionInstance]
         instance = instance_of()
         deadline = Deadline.for_invocation(context, instance.settings.deadline_margin_seconds)
         delivered = adapter.delivery(decoded, context, instance.trigger_options)
-        use_case = instance.use_case(context, os.environ, deadline)
+        process = instance.processor(context, os.environ, deadline)
     except Refused as refused:
         refused.log()
         return refused.answer
@@ -61,5 +61,5 @@ def handle(event: Any, context: Any, instance_of: Callable[[], FunctionInstance]
         if answer_misconfigured is None:
             raise
         return answer_misconfigured(str(error))
-    outcomes = process_all(delivered.items, use_case.process, instance.executor)
+    outcomes = process_all(delivered.items, process, instance.executor)
     return adapter.answer(outcomes, delivered)

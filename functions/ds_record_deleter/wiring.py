@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Mapping
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
 
 from cloud.credentials import credentials_from
 from cloud.domain_api import DomainApiClient
@@ -18,13 +19,16 @@ from cloud.mns import MnsClient, default_endpoint
 from deleter.allowlist import DomainAllowlist
 from deleter.deadline import Deadline
 from deleter.deletion import Collaborators, DeletionUseCase
+from deleter.follow_up import FollowUpUseCase, IncomingCheck, Watcher, WatchSettings
 from deleter.idempotency import IdempotencyStore, InMemoryStore, unpublished_ttl_ms
 from deleter.log import logger
 from deleter.notifications import Notifier
+from deleter.once import Once
 from deleter.rate_limit import RateLimitedDomainApi, TokenBucket
 from deleter.reconcile import Reconciler
 from deleter.retry import Retrier, RetryPolicy
 from deleter.settings import ConfigurationError, Settings
+from deleter.task_query import TaskLookup, TaskQuery
 from triggers.common import TriggerOptions
 from triggers.webhook import WebhookVerifier
 
@@ -91,8 +95,44 @@ class FunctionInstance:
             allowlist=self.allowlist,
             now_ms=now_ms,
             sleep=time.sleep,
+            watcher=self.watcher(mns, deadline),
         )
         return DeletionUseCase(parts, default_lang=settings.default_lang,
                                idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
                                delivery_record_ttl_seconds=settings.delivery_record_ttl_seconds,
                                settle_seconds=settings.reconcile_settle_seconds, instance_id=self.id)
+
+    # --- following each task to its end (deleter/follow_up.py), asking how one stands --------------
+
+    def once(self, deadline: Deadline) -> Once:
+        """Effects made once per key for as long as the message asking for them can come again."""
+        return Once(self.store, deadline, now_ms, time.sleep, self.settings.delivery_record_ttl_seconds * 1000, self.id)
+
+    def watcher(self, mns: MnsClient, deadline: Deadline) -> Watcher:
+        settings = self.settings
+        queue = settings.watch_queue
+        send = (lambda body, delay: mns.send(queue, body, delay)) if queue else None
+        return Watcher(send, WatchSettings(queue, settings.watch_first_delay_seconds, settings.watch_max_seconds),
+                       self.once(deadline), self.store, Retrier(self.retry_policy, deadline.publish_remaining),
+                       utc_now, unpublished_ttl_ms(settings.idempotency_ttl_seconds))
+
+    def processor(self, context: Any, environ: Mapping[str, str], deadline: Deadline) -> Callable[[Any], Any]:
+        """Each item of an invocation to its use case: a watch message to a check, GET /tasks/<TaskNo>
+        to the task query, a request to the deletion. They share one invocation's collaborators."""
+        deletion = self.use_case(context, environ, deadline)
+        parts = deletion.collaborators
+        follow_up = FollowUpUseCase(parts, self.once(deadline), utc_now)
+        query = TaskQuery(parts.domain_api, parts.store, parts.retrier)
+
+        def process(item: Any) -> Any:
+            if isinstance(item, IncomingCheck):
+                return follow_up.check(item)
+            if isinstance(item, TaskLookup):
+                return query.lookup(item)
+            return deletion.process(item)
+
+        return process
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

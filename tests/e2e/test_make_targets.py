@@ -191,3 +191,75 @@ def test_make_run_says_in_one_line_that_its_port_is_taken():
                                    env=clean_environment(PORT=str(port), EMULATOR_PORT=str(free_port())))
     assert completed.returncode != 0 and "Traceback" not in completed.stderr
     assert f"port {port} on 127.0.0.1 is in use" in completed.stderr
+
+
+def test_make_invoke_runs_one_check_of_a_watch_message():
+    completed = subprocess.run(["make", "-s", "invoke", "EVENT=tests/events/mns_queue_watch.json"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=120, env=clean_environment())
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    [result] = json.loads(completed.stdout)["Results"]
+    assert (result["Status"], result["Event"], result["TaskNo"]) == (
+        "ENDED", "DSRecordDeletionTimedOut", "e893148f-6343-4ae1-9eba-6e2a4116e142")
+
+
+def test_make_invoke_checks_a_task_on_the_endpoints_it_is_given(emulator, tmp_path):
+    [task_no] = emulator.create_tasks("example.org", 12345, 1, outcome="failure", error_msg="2400 Command failed")
+    event = json.loads((ROOT / "tests/events/mns_queue_watch.json").read_text())
+    body = json.loads(event[0]["data"]["messageBody"])
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    body.update(TaskNo=task_no, DomainName="example.org", KeyTag=12345, WatchingSince=now, SubmittedAt=now)
+    event[0]["data"]["messageBody"] = json.dumps(body)
+    (tmp_path / "watch.json").write_text(json.dumps(event))
+    key = emulator.access_key
+    environ = clean_environment(DOMAIN_API_ENDPOINT=emulator.url, MNS_ENDPOINT=emulator.url,
+                                ALIBABA_CLOUD_ACCESS_KEY_ID=key["AccessKeyId"],
+                                ALIBABA_CLOUD_ACCESS_KEY_SECRET=key["AccessKeySecret"])
+    completed = subprocess.run(["make", "-s", "invoke", f"EVENT={tmp_path / 'watch.json'}"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=120, env=environ)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    [result] = json.loads(completed.stdout)["Results"]
+    assert (result["Status"], result["Event"], result["TaskStatus"]) == (
+        "ENDED", "DSRecordDeletionFailed", "EXECUTE_FAILURE")
+    [topic] = [t for t in emulator.snapshot()["topics"] if t["TopicName"] == "ds-record-deleter-notifications"]
+    [published] = topic["Published"]
+    assert published["MessageTag"] == "DSDelFailed"
+    assert json.loads(published["MessageBody"])["ErrorMsg"] == "2400 Command failed"
+
+
+def test_make_run_shows_a_deletions_whole_life(make_run):
+    """Submitted, then (its checks coming back through the watch queue) completed or failed,
+    each notification printed with its MessageTag; and GET /tasks/<TaskNo> tells how it stands."""
+    port, _, output = make_run
+    output.wait_for("Ready.", timeout=60)
+    assert any("example.info" in line for line in output.seen)  # the failing example is printed too
+    done = requests.post(f"http://127.0.0.1:{port}/", json={"DomainName": "example.net", "KeyTag": 31589}, timeout=30)
+    refused = requests.post(f"http://127.0.0.1:{port}/", json={"DomainName": "example.info", "KeyTag": 20326},
+                            timeout=30)
+    assert done.status_code == refused.status_code == 202
+    output.wait_for("[notification DSDelSubmitted]", timeout=30)
+    output.wait_for("[notification DSDelCompleted]", timeout=60)
+    completed = output.wait_for('"TaskNo"', timeout=5)
+    assert done.json()["TaskNo"] in completed
+    output.wait_for("[notification DSDelFailed]", timeout=60)
+    assert "2304 Object status prohibits operation" in output.wait_for('"ErrorMsg"', timeout=5)
+    state = requests.get(f"http://127.0.0.1:{port}/tasks/{done.json()['TaskNo']}", timeout=30)
+    assert state.status_code == 200
+    assert (state.json()["TaskStatus"], state.json()["KeyTagListed"]) == ("EXECUTE_SUCCESS", False)
+    assert requests.get(f"http://127.0.0.1:{port}/tasks/{refused.json()['TaskNo']}", timeout=30).json()[
+        "TaskStatus"] == "EXECUTE_FAILURE"
+
+
+@pytest.mark.parametrize("make_run", [{"WEBHOOK_SECRET": "a-local-webhook-secret-0123456789abcdef"}], indirect=True)
+def test_make_run_prints_a_signed_task_query_that_works(make_run):
+    port, _, output = make_run
+    output.wait_for("Ready.", timeout=60)
+    start = next(i for i, line in enumerate(output.seen) if "Delete a DS record" in line)
+    secret = {**os.environ, "WEBHOOK_SECRET": "a-local-webhook-secret-0123456789abcdef"}
+    created = subprocess.run(["bash", "-c", "".join(output.seen[start + 1:start + 5])], capture_output=True,
+                             text=True, timeout=30, env=secret)
+    task_no = json.loads(created.stdout)["TaskNo"]
+    start = next(i for i, line in enumerate(output.seen) if "How a task stands" in line)
+    asked = subprocess.run(["bash", "-c", "".join(output.seen[start + 1:start + 4])], capture_output=True,
+                           text=True, timeout=30, env={**secret, "TASK_NO": task_no})
+    assert json.loads(asked.stdout)["TaskNo"] == task_no, asked.stdout + asked.stderr
+    assert requests.get(f"http://127.0.0.1:{port}/tasks/{task_no}", timeout=30).status_code == 401

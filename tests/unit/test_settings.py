@@ -85,6 +85,8 @@ def test_the_readme_states_every_default_the_settings_use():
         "RETRY_BASE_DELAY_SECONDS": settings.retry_base_delay_seconds,
         "RETRY_MAX_DELAY_SECONDS": settings.retry_max_delay_seconds,
         "RECONCILE_SETTLE_SECONDS": settings.reconcile_settle_seconds,
+        "WATCH_MAX_SECONDS": settings.watch_max_seconds,
+        "WATCH_FIRST_DELAY_SECONDS": settings.watch_first_delay_seconds,
     }
     for name, value in applied.items():
         stated = documented[name]

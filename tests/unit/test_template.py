@@ -27,7 +27,7 @@ LONGEST_REGION = "cn-shanghai-finance-1"
 FUNCTION_ENVIRONMENT = {
     "NOTIFY_TOPIC", "DOMAIN_API_ENDPOINT", "DOMAIN_API_VERSION", "DOMAIN_API_SIGNATURE", "MNS_ENDPOINT",
     "DEFAULT_LANG", "MAX_CONCURRENCY", "MAX_BATCH", "MAX_REQUESTS_PER_SECOND", "WEBHOOK_SECRET",
-    "ALLOWED_DOMAINS", "REDIS_URL", "LOG_LEVEL",
+    "ALLOWED_DOMAINS", "REDIS_URL", "LOG_LEVEL", "WATCH_QUEUE", "WATCH_MAX_SECONDS",
 }
 # API action -> the RAM action that authorises it. The role must grant exactly the RAM actions of
 # the API actions the code calls (derived from the code below), nothing more. A call the code
@@ -50,6 +50,7 @@ MNS_RAM_ACTIONS = {
 # Not a call of the code: FC writing the function's stdout/stderr to its logstore.
 LOGGING_ACTIONS = {"log:PostLogStoreLogs"}
 NOTIFY_MESSAGES_ARN = "acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/topics/${NotifyTopic.TopicName}/messages"
+WATCH_MESSAGES_ARN = "acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/${WatchQueue.QueueName}/messages"
 LOGSTORE_ARN = ("acs:log:${ALIYUN::Region}:${ALIYUN::AccountId}:project/${LogProject.Name}"
                 "/logstore/${Logstore.LogstoreName}")
 
@@ -70,9 +71,12 @@ def only(template: dict, type_name: str) -> dict:
 
 
 def triggers(template: dict) -> Dict[str, dict]:
-    """Trigger type -> properties; each type must appear once."""
+    """Trigger type -> properties of the triggers that carry requests; each type must appear once.
+    The watch queue's trigger (a second eventbridge trigger, for the checks) is tested on its own."""
     found: Dict[str, dict] = {}
     for name, resource in resources_of(template, "ALIYUN::FC3::Trigger").items():
+        if name == "WatchTrigger":
+            continue
         kind = resource["Properties"]["TriggerType"]
         assert kind not in found, f"two {kind} triggers"
         found[kind] = resource["Properties"]
@@ -222,6 +226,8 @@ def test_every_variable_the_function_reads_is_set(template):
     assert environment["ALLOWED_DOMAINS"] == {"Fn::If": ["HasAllowedDomains", {"Ref": "AllowedDomains"},
                                                          {"Ref": "ALIYUN::NoValue"}]}
     assert environment["REDIS_URL"] == {"Fn::If": ["InMemoryStore", {"Ref": "ALIYUN::NoValue"}, {"Ref": "RedisUrl"}]}
+    assert environment["WATCH_QUEUE"] == {"Fn::GetAtt": ["WatchQueue", "QueueName"]}
+    assert environment["WATCH_MAX_SECONDS"] == {"Fn::Sub": "${WatchMaxSeconds}"}
 
 
 def test_the_function_accepts_the_environment_the_defaults_produce(template):
@@ -237,6 +243,7 @@ def test_the_function_accepts_the_environment_the_defaults_produce(template):
     assert parsed.mns_endpoint == "https://1234567890123456.mns.cn-hangzhou.aliyuncs.com"
     assert parsed.max_concurrency == 8 and parsed.max_batch == 100 and parsed.max_requests_per_second == 20
     assert (parsed.default_lang, parsed.domain_api_signature) == ("en", "v3")
+    assert (parsed.watch_queue, parsed.watch_max_seconds) == ("ds-record-deleter-watch", 86400)  # watching is on
 
 
 def test_the_four_trigger_types_exist_on_this_function(template):
@@ -247,10 +254,10 @@ def test_the_four_trigger_types_exist_on_this_function(template):
         assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,127}", properties["TriggerName"])
 
 
-def test_http_trigger_is_anonymous_post_only(template):
+def test_http_trigger_is_anonymous_post_and_get_only(template):
     config = triggers(template)["http"]["TriggerConfig"]
     assert config["authType"] == "anonymous"  # the function checks its own HMAC signature
-    assert config["methods"] == ["POST"]
+    assert config["methods"] == ["GET", "POST"]  # GET: /tasks/<TaskNo>, signed like a POST
 
 
 def test_timer_trigger_is_configurable_and_off_by_default(template):
@@ -279,6 +286,25 @@ def test_queue_trigger_streams_batches_and_decodes_explicitly(template):
     assert run["batchWindow"] == {"CountBasedWindow": 10, "TimeBasedWindow": 5}
     assert run["retryStrategy"]["PushRetryStrategy"] == "BACKOFF_RETRY"
     assert run["errorsTolerance"] == "NONE"
+
+
+def test_the_watch_queue_comes_back_through_its_own_trigger_set_like_the_request_queues(template):
+    resources = template["Resources"]
+    watch, request = (resources[name]["Properties"] for name in ("WatchTrigger", "QueueTrigger"))
+    assert watch["TriggerType"] == "eventbridge" and watch["TriggerName"] != request["TriggerName"]
+    assert watch["FunctionName"] == {"Fn::GetAtt": ["Function", "FunctionName"]}
+    source = watch["TriggerConfig"]["eventSourceConfig"]["eventSourceParameters"]["sourceMNSParameters"]
+    assert source["QueueName"] == {"Fn::GetAtt": ["WatchQueue", "QueueName"]}
+    # Everything else as the request queue's trigger: synchronous, streaming, stops rather than drops.
+    def without_queue(config: dict) -> dict:
+        config = json.loads(json.dumps(config))
+        del config["eventSourceConfig"]["eventSourceParameters"]["sourceMNSParameters"]["QueueName"]
+        return config
+    assert without_queue(watch["TriggerConfig"]) == without_queue(request["TriggerConfig"])
+    queue = resources["WatchQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] == resources["RequestQueue"]["Properties"]["VisibilityTimeout"]
+    assert queue["QueueName"] == {"Fn::If": ["DerivedWatchQueueName", {"Fn::Sub": "${FunctionName}-watch"},
+                                             {"Ref": "WatchQueueName"}]}
 
 
 def test_topic_trigger_uses_json_and_its_own_invocation_role(template):
@@ -335,7 +361,7 @@ def test_the_calls_are_read_from_the_code():
     # would make the policy test below vacuous).
     assert domain_api_actions() == {"QueryDSRecord", "QueryTaskList", "QueryTaskDetailList",
                                     "SaveSingleTaskForDeletingDSRecord"}
-    assert mns_actions() == {"PublishMessage"}  # the function sends to no queue
+    assert mns_actions() == {"PublishMessage", "SendMessage"}  # notifications; each task's checks
 
 
 def test_function_role_allows_exactly_the_actions_the_code_calls(template):
@@ -355,6 +381,7 @@ def test_each_action_is_scoped_to_what_it_touches(template):
         for action in as_list(statement["Action"]):
             scope[action] = as_list(statement["Resource"])
     assert scope["mns:PublishMessage"] == [{"Fn::Sub": NOTIFY_MESSAGES_ARN}]
+    assert scope["mns:SendMessage"] == [{"Fn::Sub": WATCH_MESSAGES_ARN}]  # the watch queue only
     assert scope["domain:DnsSecSetting"] == [{"Fn::Sub": "acs:domain:*:${ALIYUN::AccountId}:domain/*"}]
     assert scope["log:PostLogStoreLogs"] == [{"Fn::Sub": LOGSTORE_ARN}]
     # Only these two have no resource-level authorisation.
@@ -424,5 +451,6 @@ def test_outputs_name_the_url_the_arn_and_the_message_endpoints(template):
     assert outputs["NotifyTopicName"] == {"Fn::GetAtt": ["NotifyTopic", "TopicName"]}
     assert outputs["RequestTopicName"] == {"Fn::GetAtt": ["RequestTopic", "TopicName"]}
     assert outputs["RequestQueueName"] == {"Fn::GetAtt": ["RequestQueue", "QueueName"]}
+    assert outputs["WatchQueueName"] == {"Fn::GetAtt": ["WatchQueue", "QueueName"]}
     assert outputs["LogProjectName"] == {"Fn::GetAtt": ["LogProject", "Name"]}
     assert outputs["LogstoreName"] == {"Fn::GetAtt": ["Logstore", "LogstoreName"]}

@@ -51,7 +51,8 @@ def accepted(template: dict, **given) -> bool:
 # --- the tunables are parameters, with the ranges the code accepts --------------------------------
 
 @pytest.mark.parametrize("parameter, variable", [("MaxBatch", "MAX_BATCH"), ("MaxConcurrency", "MAX_CONCURRENCY"),
-                                                 ("MaxRequestsPerSecond", "MAX_REQUESTS_PER_SECOND")])
+                                                 ("MaxRequestsPerSecond", "MAX_REQUESTS_PER_SECOND"),
+                                                 ("WatchMaxSeconds", "WATCH_MAX_SECONDS")])
 def test_a_number_parameter_spans_exactly_what_the_function_accepts(template, parameter, variable):
     definition = template["Parameters"][parameter]
     low, high = definition["MinValue"], definition["MaxValue"]
@@ -124,9 +125,10 @@ def test_the_queues_visibility_timeout_follows_the_function_timeout(template):
     low, high = spec()["ALIYUN::MNS::Queue"].shape.properties["VisibilityTimeout"].range
     for value in (timeout["MinValue"], timeout["Default"], timeout["MaxValue"]):
         context = offline_context(template, {**REQUIRED, "Timeout": str(value)})
-        visibility = context.resolve(template["Resources"]["RequestQueue"]["Properties"]["VisibilityTimeout"])
-        assert visibility >= value + window["TimeBasedWindow"], value
-        assert low <= visibility <= high, value
+        for queue in ("RequestQueue", "WatchQueue"):
+            visibility = context.resolve(template["Resources"][queue]["Properties"]["VisibilityTimeout"])
+            assert visibility >= value + window["TimeBasedWindow"], (queue, value)
+            assert low <= visibility <= high, (queue, value)
 
 
 def test_the_queue_trigger_is_synchronous_and_its_batch_fits_the_payload_limit(template):
@@ -179,7 +181,7 @@ def test_account_wide_names_carry_the_function_name_and_region_and_fit(template)
 
 def test_two_stacks_with_different_function_names_share_no_named_resource(template):
     named = {"FunctionRole": "RoleName", "MnsInvokeRole": "RoleName", "NotifyTopic": "TopicName",
-             "RequestTopic": "TopicName", "RequestQueue": "QueueName", "Layer": "LayerName"}
+             "RequestTopic": "TopicName", "RequestQueue": "QueueName", "WatchQueue": "QueueName", "Layer": "LayerName"}
     first, second = (offline_context(template, {**REQUIRED, "FunctionName": name}) for name in ("dsrd-a", "dsrd-b"))
     for resource, key in named.items():
         properties = template["Resources"][resource]["Properties"]
@@ -199,7 +201,8 @@ def test_a_custom_domain_needs_a_certificate_and_switches_the_test_url_off(templ
     domain = template["Resources"]["CustomDomain"]
     assert context.condition(domain["Condition"])
     routes = context.resolve(domain["Properties"]["RouteConfig"])["Routes"]
-    assert routes == [{"Path": "/*", "FunctionName": "ds-record-deleter", "Qualifier": "LATEST", "Methods": ["POST"]}]
+    assert routes == [{"Path": "/*", "FunctionName": "ds-record-deleter", "Qualifier": "LATEST",
+                       "Methods": ["GET", "POST"]}]
     assert context.resolve(domain["Properties"]["Protocol"]) == "HTTPS"
     http = template["Resources"]["HttpTrigger"]["Properties"]["TriggerConfig"]
     assert context.resolve(http)["disableURLInternet"] is True

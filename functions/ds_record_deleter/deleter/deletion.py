@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from cloud.errors import TRANSIENT, CloudError, OutcomeUnknownError, RetryableError
 
@@ -37,6 +37,9 @@ from .submission import Submission, Task, store_write
 COPY_WINDOW_MS = 2000
 
 
+if TYPE_CHECKING:
+    from .follow_up import Watcher
+
 @dataclass(frozen=True)
 class Collaborators:
     """What one invocation's use case is given: the cloud ports, the store and the clocks."""
@@ -50,6 +53,7 @@ class Collaborators:
     allowlist: DomainAllowlist
     now_ms: Callable[[], int]
     sleep: Callable[[float], None]
+    watcher: Optional["Watcher"] = None  # schedules each task's checks (follow_up.py); None: not watched
 
 
 def _utc_now() -> datetime:
@@ -107,7 +111,8 @@ class DeletionUseCase:
         if not claim.acquired:
             return self._replay(record, request, source) if record.final else self._busy(request, source)
         if record.status == idempotency.SUBMITTED:
-            task: Union[Task, Outcome] = Task(record.task_no, record.api_request_id, record.adopted)
+            task: Union[Task, Outcome] = Task(record.task_no, record.api_request_id, record.adopted, record.joined,
+                                              record.task_status)
         elif record.status == idempotency.FAILED:  # refused for good, its notice still owed
             error = CloudError(record.code, record.message, service="Domain", action="SaveSingleTaskForDeletingDSRecord")
             return self._refused(request, source, key, owner, error)
@@ -115,7 +120,8 @@ class DeletionUseCase:
             task = self._submit(request, source, key, owner, record)
         if isinstance(task, Outcome):
             return task
-        return self._publish(request, source, key, owner, task)
+        return self._publish(request, source, key, owner, task,
+                             submitted_at_ms=int(record.submitted_at or 0) if record.notified else 0)
 
     # --- submitting ---------------------------------------------------------------------------
 
@@ -162,21 +168,30 @@ class DeletionUseCase:
 
     # --- publishing ---------------------------------------------------------------------------
 
-    def _publish(self, request: DeletionRequest, source: Source, key: str, owner: str, task: Task) -> Outcome:
+    def _publish(self, request: DeletionRequest, source: Source, key: str, owner: str, task: Task,
+                 submitted_at_ms: int = 0) -> Outcome:
+        """submitted_at_ms: when an earlier delivery published the Submitted notification (0: not
+        yet); only the task's first check is then still owed."""
         log = _log_fields(source, request, task_no=task.task_no, outcome=SUBMITTED, adopted=task.adopted or None,
                           joined=task.joined or None, task_status=task.task_status or None)
         logger.info("Deletion task submitted" if not task.joined else "Deletion joined the DS record's task", extra=log)
-        notification = notifications.submitted(request, task.task_no, task.api_request_id, source, self._clock(),
+        at = _from_ms(submitted_at_ms) if submitted_at_ms else self._clock()
+        notification = notifications.submitted(request, task.task_no, task.api_request_id, source, at,
                                                adopted=task.adopted, joined=task.joined, task_status=task.task_status)
-        notified = self._notify(notification, log)
-        if notified:
+        notified = bool(submitted_at_ms) or self._notify(notification, log)
+        watched = self._watch(request, source, task, at, log) if notified else None
+        if notified and watched is False:  # published, not yet watched: the redelivery schedules its check
+            self._save(key, owner, {"notified": "1", "submitted_at": str(_ms(at)), "lease_until_ms": "0"}, request,
+                       source, task.task_no)
+        elif notified:
             self._save(key, owner, {"status": idempotency.PUBLISHED, "notified": "1", "final": "1"}, request, source,
                        task.task_no, self._settled_ttl_ms(key))
         else:
             logger.error("TaskNo not published: a redelivery will publish it", extra=log)
             self._save(key, owner, {"lease_until_ms": "0"}, request, source, task.task_no)
         return Outcome(SUBMITTED, source, request, task_no=task.task_no, api_request_id=task.api_request_id,
-                       notified=notified, adopted=task.adopted, joined=task.joined, task_status=task.task_status)
+                       notified=notified, adopted=task.adopted, joined=task.joined, task_status=task.task_status,
+                       watched=watched)
 
     def _settled_ttl_ms(self, key: str) -> int:
         """How long a published request's record answers for it. One keyed by what it asks only
@@ -276,10 +291,33 @@ class DeletionUseCase:
         return Outcome(FAILED, source, request, code="RequestInProgress",
                        message="The same request is being processed by another invocation", failure=RETRYABLE)
 
+    # --- following the task to its end (follow_up.py) ---------------------------------------------
+
+    def _watch(self, request: DeletionRequest, source: Source, task: Task, submitted_at: datetime,
+               log: dict) -> Optional[bool]:
+        """Schedule the task's first check: True when it is scheduled (by this request or, for a
+        joined task, by the request that made it), False when that failed, None when watching is off."""
+        if self._p.watcher is None:
+            return None
+        return self._p.watcher.start(request, source, task.task_no, task.task_status, submitted_at, log)
+
+    @property
+    def collaborators(self) -> Collaborators:
+        """What this invocation's use case was given: the follow-up checks share it."""
+        return self._p
+
     # --- time ---------------------------------------------------------------------------------
 
     def _lease_until_ms(self) -> int:
         return self._p.now_ms() + self._p.deadline.lease_ms()
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
 def _store_unavailable(error: StoreError) -> RetryableError:

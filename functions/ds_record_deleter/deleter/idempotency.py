@@ -113,6 +113,7 @@ class IdempotencyRecord:
     joined: bool = False   # the TaskNo is another request's pending task for the same DS record
     task_status: str = ""  # the task's status when it was adopted or joined ("" for a new task)
     final: bool = False    # nothing left to do: a redelivery only reads it
+    submitted_at: str = ""  # when its Submitted notification was published, while its first check is owed
 
     def to_fields(self) -> Dict[str, str]:
         return {name: (str(int(value)) if isinstance(value, bool) else str(value))
@@ -129,6 +130,7 @@ class IdempotencyRecord:
             message=fields.get("message", ""), notified=fields.get("notified") == "1",
             adopted=fields.get("adopted") == "1", joined=fields.get("joined") == "1",
             task_status=fields.get("task_status", ""), final=fields.get("final") == "1",
+            submitted_at=fields.get("submitted_at", ""),
         )
 
 

@@ -95,3 +95,41 @@ class Notifier:
 
     def send(self, notification: Notification) -> Any:
         return self._publish(self._topic, notification.to_json(), notification.tag)
+
+
+# --- how a task ended, told by the follow-up checks (follow_up.py) ---------------------------------
+
+COMPLETED = "DSRecordDeletionCompleted"
+TIMED_OUT = "DSRecordDeletionTimedOut"
+TAGS.update({COMPLETED: "DSDelCompleted", TIMED_OUT: "DSDelTimedOut"})
+
+
+def _task_fields(watch: Any) -> dict:
+    """The task and its request, from a watch message (watch_message.WatchMessage)."""
+    return {"TaskNo": watch.task_no, "DomainName": watch.domain_name, "KeyTag": watch.key_tag,
+            "Source": watch.source.as_json(), "SubmittedAt": timestamp(watch.submitted_at)}
+
+
+def completed(watch: Any, at: datetime) -> Notification:
+    """The task succeeded and the KeyTag is no longer listed."""
+    return Notification(COMPLETED, {"Event": COMPLETED, **_task_fields(watch), "CompletedAt": timestamp(at)})
+
+
+def task_failed(watch: Any, code: str, message: str, at: datetime, *, error_msg: Optional[str] = None,
+                try_count: Optional[int] = None, fail_reason: Optional[str] = None) -> Notification:
+    """The task failed (Code TaskFailed, the service's ErrorMsg, TryCount, FailReason when it gave
+    them), or succeeded with its KeyTag still listed (Code KeyTagStillListed): the same event as a
+    refusal at submission, so one subscription hears of every deletion that did not happen."""
+    body = {"Event": FAILED, **_task_fields(watch), "Code": code, "Message": message, "FailedAt": timestamp(at)}
+    optional = {"ErrorMsg": error_msg, "TryCount": try_count, "FailReason": fail_reason}
+    body.update({name: value for name, value in optional.items() if value is not None})
+    return Notification(FAILED, body)
+
+
+def timed_out(watch: Any, last_task_status: str, watched_seconds: int, at: datetime) -> Notification:
+    """Still pending WATCH_MAX_SECONDS after watching began (LastTaskStatus: the last status the
+    service showed; absent when it never showed the task)."""
+    body = {"Event": TIMED_OUT, **_task_fields(watch), "WatchedSeconds": watched_seconds, "TimedOutAt": timestamp(at)}
+    if last_task_status:
+        body["LastTaskStatus"] = last_task_status
+    return Notification(TIMED_OUT, body)

@@ -37,11 +37,14 @@ class Outcome:
     joined: bool = False
     # The task's status as the service reported it when it was adopted or joined ("": a new task).
     task_status: str = ""
+    # Whether the task's first check is scheduled (follow_up.py; None: watching is off, or no task).
+    watched: Optional[bool] = None
 
     @property
     def settled(self) -> bool:
         """Nothing more can be done for it: a redelivery would change nothing. A TaskNo or a
-        rejection not yet published is not settled: a redelivery publishes it."""
+        rejection not yet published is not settled: a redelivery publishes it; nor is a TaskNo
+        published whose first check is not scheduled: a redelivery schedules it."""
         if self.status == FAILED and self.failure != PERMANENT:
             return False
-        return self.notified is not False
+        return self.notified is not False and self.watched is not False

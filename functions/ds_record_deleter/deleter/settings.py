@@ -51,6 +51,10 @@ class Settings:
     retry_base_delay_seconds: float = 0.1
     retry_max_delay_seconds: float = 5.0
     reconcile_settle_seconds: float = 30.0
+    # Following each task to its end (follow_up.py); no WATCH_QUEUE: watching is off.
+    watch_queue: Optional[str] = None
+    watch_max_seconds: int = 86400
+    watch_first_delay_seconds: int = 30
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
@@ -89,6 +93,12 @@ class Settings:
                                                   float, 0.001, 300),
             reconcile_settle_seconds=reader.number("RECONCILE_SETTLE_SECONDS", cls.reconcile_settle_seconds,
                                                    float, 0, 600),
+            watch_queue=reader.text("WATCH_QUEUE", None, TOPIC_NAME,
+                                    "must be an MNS queue name (a letter, then letters, digits or hyphens, "
+                                    "at most 256)", required=False),
+            watch_max_seconds=reader.number("WATCH_MAX_SECONDS", cls.watch_max_seconds, int, 1, 30 * 86400),
+            watch_first_delay_seconds=reader.number("WATCH_FIRST_DELAY_SECONDS", cls.watch_first_delay_seconds,
+                                                    int, 1, 900),
         )
         reader.raise_problems()
         return settings

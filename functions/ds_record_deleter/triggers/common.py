@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional
 from .webhook import WebhookVerifier
 
 from deleter.deletion_request import InvalidRequest
+from deleter.follow_up import NOT_CHECKED, CheckOutcome
 from deleter.log import logger
 from deleter.outcome import SUBMITTED, Outcome
 from deleter.source import IncomingRequest, Source
@@ -187,6 +188,8 @@ def problem_item(problem: InvalidRequest, source: Source) -> IncomingRequest:
 
 def result_of(outcome: Outcome) -> dict:
     """A request's result for an answer that lists every request (queue, topic, timer, direct)."""
+    if isinstance(outcome, CheckOutcome):  # a watch message's check
+        return check_result(outcome)
     result = {"Source": outcome.source.id, "Status": outcome.status}
     if outcome.request is not None:
         result.update(DomainName=outcome.request.domain_name, KeyTag=outcome.request.key_tag)
@@ -214,6 +217,8 @@ def task_facts(outcome: Outcome) -> dict:
         facts["Joined"] = True
     if outcome.task_status:
         facts["TaskStatus"] = outcome.task_status
+    if outcome.watched is False:  # published, but its first check is not scheduled yet
+        facts["Watched"] = False
     return facts
 
 
@@ -228,3 +233,21 @@ def summary(outcomes: List[Outcome]) -> dict:
             + json.dumps(answer)
         )
     return answer
+
+
+def check_result(outcome: CheckOutcome) -> dict:
+    """A watch message's check, for the queue trigger's answer: what the service said of the task
+    and what the check did (scheduled the next one, published the end), or why it could not."""
+    message = outcome.message
+    result = {"Source": outcome.source.id, "Status": outcome.status, "TaskNo": message.task_no,
+              "DomainName": message.domain_name, "KeyTag": message.key_tag, "Attempt": message.attempt,
+              "TaskStatus": outcome.task_status or None}
+    if outcome.event:
+        result["Event"] = outcome.event
+    if outcome.next_attempt is not None:
+        result.update(NextAttempt=outcome.next_attempt, NextCheckInSeconds=outcome.next_delay_seconds)
+    if outcome.status == NOT_CHECKED:
+        result.update(Code=outcome.code, Message=outcome.reason, Failure="RETRYABLE")
+    if outcome.replayed:
+        result["Replayed"] = True
+    return result

@@ -4,12 +4,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any, Dict, List, Optional
 
+from cloud.errors import PermanentError
 from deleter.deletion_request import InvalidRequest
 from deleter.idempotency import StoreError
 from deleter.outcome import PERMANENT, REJECTED, RETRYABLE, SUBMITTED, Outcome
 from deleter.source import HTTP, Source
+from deleter.task_query import TaskLookup, TaskLookupOutcome
+from deleter.task_state import parse_task_no
 
 from .common import Delivery, Refused, TriggerOptions, batch_too_large, parse_json, requests_in, task_facts
 from .webhook import WebhookVerifier
@@ -18,6 +22,7 @@ MAX_BODY_BYTES = 64 * 1024
 # Refusals the caller can act on differently from a plain 400.
 REJECTION_STATUS = {"DomainNotAllowed": 403, "IdempotencyKeyReused": 422}
 FAILURE_STATUS = {"RequestInProgress": 409}
+TASK_PATH = re.compile(r"^/tasks/(?P<task_no>[^/]*)/?$")
 
 
 def matches(event: Any) -> bool:
@@ -79,15 +84,24 @@ def check_signature(webhook: WebhookVerifier, event: dict, body: bytes) -> None:
                       log_message="Webhook request refused", webhook_refusal=refusal)
 
 
-def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
-    http = event["requestContext"]["http"]
-    if str(http.get("method", "")).upper() != "POST":
-        raise refused(405, "MethodNotAllowed", "Only POST is allowed", {"Allow": "POST"})
+def signed_body(event: dict, options: TriggerOptions) -> bytes:
+    """The raw body, at most MAX_BODY_BYTES, and signed as the webhook requires (else refused)."""
     body = raw_body(event)
     if len(body) > MAX_BODY_BYTES:
         raise refused(413, "PayloadTooLarge", f"The body must be at most {MAX_BODY_BYTES} bytes")
     if options.webhook is not None:
         check_signature(options.webhook, event, body)
+    return body
+
+
+def delivery(event: dict, context: Any, options: TriggerOptions) -> Delivery:
+    lookup = task_lookup(event, context, options)  # GET /tasks/<TaskNo>; None: any other request
+    if lookup is not None:
+        return lookup
+    http = event["requestContext"]["http"]
+    if str(http.get("method", "")).upper() != "POST":
+        raise refused(405, "MethodNotAllowed", "Only POST is allowed", {"Allow": "POST"})
+    body = signed_body(event, options)
     try:
         value = parse_json(body, "The body")
     except InvalidRequest as error:
@@ -113,6 +127,9 @@ def _status_and_body(outcome: Outcome) -> tuple:
             # publishes it and makes no new task.
             body.update(Notified=False, Message="The deletion task was created, but its notification could not "
                         "be published yet; send the same request again to publish it")
+        elif outcome.watched is False:  # likewise: sent again, it schedules the check, publishing nothing twice
+            body.update(Message="The deletion task was created and its notification published, but its first "
+                        "check could not be scheduled yet; send the same request again to schedule it")
         return 202, body
     if outcome.status == REJECTED:
         return REJECTION_STATUS.get(outcome.code or "", 400), {"Code": outcome.code, "Message": outcome.message}
@@ -122,6 +139,8 @@ def _status_and_body(outcome: Outcome) -> tuple:
 
 
 def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
+    if isinstance(outcomes[0], TaskLookupOutcome):
+        return task_answer(outcomes[0])
     if not delivered.as_batch:
         outcome = outcomes[0]
         status, body = _status_and_body(outcome)
@@ -141,3 +160,42 @@ def misconfigured(message: str) -> dict:
     them: the detail is in the function's log (an ERROR line)."""
     return error_response(500, "FunctionMisconfigured",
                           "The function is misconfigured; its operator can read why in the function's log")
+
+
+# --- GET /tasks/<TaskNo>: how one task stands (deleter/task_query.py) ------------------------------
+
+def task_lookup(event: dict, context: Any, options: TriggerOptions) -> Optional[Delivery]:
+    """A GET of /tasks/<TaskNo>, signed like a POST (over its empty body) when the webhook requires
+    it; None for any other request (a POST to any path is a deletion request, as before)."""
+    http = event["requestContext"]["http"]
+    match = TASK_PATH.match(str(event.get("rawPath") or http.get("path") or ""))
+    method = str(http.get("method", "")).upper()
+    if match is None or method == "POST":
+        return None
+    if method != "GET":
+        raise refused(405, "MethodNotAllowed", "Only GET (how a task stands) and POST are allowed",
+                      {"Allow": "GET, POST"})
+    signed_body(event, options)
+    try:
+        task_no = parse_task_no(match.group("task_no"))
+    except InvalidRequest as error:
+        raise refused(400, error.code, error.message) from None
+    return Delivery([TaskLookup(task_no, Source(HTTP, correlation_id(event, context)))])
+
+
+def task_answer(outcome: TaskLookupOutcome) -> dict:
+    error = outcome.error
+    if error is not None:  # 502 refused, 503 try again (throttled, unavailable, a permission missing)
+        if isinstance(error, PermanentError):
+            return error_response(502, error.code, error.message)
+        return error_response(503, error.code, error.message, {"Retry-After": "1"})
+    state = outcome.state
+    if state is None:
+        return error_response(404, "TaskNotFound", f"The account has no task {outcome.lookup.task_no}")
+    return response(200, {
+        "TaskNo": state.task_no, "DomainName": state.domain_name, "TaskStatus": state.status,
+        "TaskStatusCode": state.status_code, "CreateTime": state.create_time, "UpdateTime": state.update_time,
+        "ErrorMsg": state.error_msg, "FailReason": state.fail_reason, "TryCount": state.try_count,
+        # Known when this function published the TaskNo (the store noted its DS record); else null.
+        "KeyTag": outcome.key_tag, "KeyTagListed": outcome.key_tag_listed,
+    })

@@ -1,4 +1,5 @@
-"""MNS queue trigger, delivered by EventBridge: a list of CloudEvents, one per message.
+"""MNS queue trigger, delivered by EventBridge: a list of CloudEvents, one per message. A message
+holds deletion requests, or (from the watch queue) a watch message: a check of a task (watch.py).
 
 The batch is retried whole when the invocation fails; there is no per-message failure report."""
 from __future__ import annotations
@@ -7,7 +8,8 @@ from typing import Any
 
 from deleter.source import MNS_QUEUE, Source
 
-from .common import Delivery, TriggerOptions, decode_message_body, requests_or_problem, summary_answer
+from . import watch
+from .common import Delivery, TriggerOptions, decode_message_body, summary_answer
 
 
 def matches(event: Any) -> bool:
@@ -33,9 +35,9 @@ def correlation_id(event: list, context: Any) -> str:
 
 def delivery(event: list, context: Any, options: TriggerOptions) -> Delivery:
     items = [item for position, cloud_event in enumerate(event)
-             for item in requests_or_problem(lambda: decode_message_body(_data(cloud_event).get("messageBody")),
-                                             _source(cloud_event, position),
-                                             options.max_batch)]
+             for item in watch.items_in(lambda: decode_message_body(_data(cloud_event).get("messageBody")),
+                                        _source(cloud_event, position),
+                                        options.max_batch)]
     return Delivery(items)
 
 
