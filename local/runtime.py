@@ -73,10 +73,11 @@ class LocalCloud:
             self.emulator.stop()
 
 
-def seed_with_topic(topic: str) -> Dict[str, Any]:
-    """The default seed, plus NOTIFY_TOPIC and a queue subscribed to it (`<topic>-inbox`) when the
-    seed has none: the function can publish, and `make run` can print what it publishes."""
-    seed = load_seed()
+def seed_with_topic(topic: str, seed: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The seed (default: local/emulator/seed.json), plus NOTIFY_TOPIC and a queue subscribed to it
+    (`<topic>-inbox`) when the seed has none: the function can publish, and `make run` can print
+    what it publishes."""
+    seed = load_seed(seed)
     if not topic:  # the function says what is wrong with that setting
         return seed
     if not any(entry["TopicName"] == topic for entry in seed["topics"]):
@@ -90,14 +91,20 @@ def seed_with_topic(topic: str) -> Dict[str, Any]:
     return seed
 
 
-def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0) -> LocalCloud:
+def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0,
+                      seed: Optional[Dict[str, Any]] = None) -> LocalCloud:
     """Point the function's settings at the embedded emulator unless endpoints were given.
-    Fills `environ` (normally os.environ) with what the function reads."""
+    Fills `environ` (normally os.environ) with what the function reads. `seed`: the emulator's
+    world (default: local/emulator/seed.json, whose domains no name server serves, so the DNSSEC
+    safety check is off unless SAFETY_CHECK says otherwise; `make run` brings signed zones and a
+    seed that matches them, local/demo.py)."""
     environ.setdefault("NOTIFY_TOPIC", DEFAULT_NOTIFY_TOPIC)
     if environ.get("DOMAIN_API_ENDPOINT") and environ.get("MNS_ENDPOINT"):
         # Credentials from ALIBABA_CLOUD_* (python3.12-style): the context carries none.
         return LocalCloud(environ.get("FC_ACCOUNT_ID", "0"), environ.get("FC_REGION", "cn-hangzhou"), None)
-    emulator = Emulator(port=emulator_port, seed=seed_with_topic(environ["NOTIFY_TOPIC"]))
+    if seed is None:
+        environ.setdefault("SAFETY_CHECK", "off")
+    emulator = Emulator(port=emulator_port, seed=seed_with_topic(environ["NOTIFY_TOPIC"], seed))
     emulator.start()
     environ["DOMAIN_API_ENDPOINT"] = environ["MNS_ENDPOINT"] = emulator.url
     sts = emulator.sts_credentials
