@@ -24,6 +24,7 @@ from cloud.errors import CloudError
 from cloud.http import new_session
 from cloud.mns import MnsClient
 from deleter.settings import ConfigurationError, Settings
+from local.demo import DemoWorld
 from local.emulator import Emulator
 from local.emulator.mns_state import QUEUE_ENDPOINT
 from local.runtime import DEFAULT_NOTIFY_TOPIC, LocalCloud, invoke, start_local_cloud
@@ -212,7 +213,8 @@ def main() -> int:
     except ConfigurationError as error:
         print(f"make run: not started: {error}", file=sys.stderr)
         return 2
-    cloud = start_local_cloud(os.environ, emulator_port=emulator_port)  # type: ignore[arg-type]
+    demo = DemoWorld.start(os.environ)  # type: ignore[arg-type]  # signed zones of the seeded domains, DNS_* at them
+    cloud = start_local_cloud(os.environ, emulator_port=emulator_port, seed=demo.seed)  # type: ignore[arg-type]
     server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(cloud, port))
     stop = threading.Event()
     topic = os.environ["NOTIFY_TOPIC"]
@@ -221,8 +223,9 @@ def main() -> int:
         threading.Thread(target=print_notifications, args=(cloud, queue, stop), daemon=True).start()
     print(f"Emulator (Domain API + MNS) on {cloud.emulator.url}; its state: {cloud.emulator.url}/__emulator__/state")
     print(f"Function on http://127.0.0.1:{port}/ (FC HTTP trigger); notifications of topic {topic} print below.")
-    print("Delete a DS record of a seeded domain:")
+    print("Delete a DS record of a seeded domain (the last step of a KSK rollover: safe, 202):")
     print(curl_line(port, json.dumps(SAMPLE_REQUEST), signed=bool(os.environ.get("WEBHOOK_SECRET"))))
+    print("\n".join(demo.lines(lambda body: curl_line(port, body, signed=bool(os.environ.get("WEBHOOK_SECRET"))))))
     print("Ready. Ctrl-C stops.", flush=True)
     try:
         server.serve_forever()
@@ -232,6 +235,7 @@ def main() -> int:
         stop.set()
         server.server_close()
         cloud.stop()
+        demo.stop()
     return 0
 
 
