@@ -468,3 +468,19 @@ def test_a_replayed_answer_says_what_the_check_found(function, serve):
     first, again = http(function, request), http(function, request)
     assert again[1]["X-Idempotent-Replay"] == "true" and again[2]["TaskNo"] == first[2]["TaskNo"]
     assert (again[2]["SafetyCheck"], again[2]["DSRecords"]) == ("passed", first[2]["DSRecords"])
+
+
+def test_force_also_overrides_a_check_that_cannot_decide_but_never_the_pre_check(function, serve):
+    """A domain whose name servers are gone (a lame delegation after a provider move) can only
+    lose its stale DS by Force; a KeyTag the registry does not list is never sent, forced or not."""
+    zone = rollover("lame.example")
+    servers = serve(zone)
+    for server in servers.servers.values():
+        server.mode = "refuse"
+    status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": zone.keys[0].key_tag, "Force": True})
+    assert (status, body["Forced"], body["OverriddenVerdict"]["Code"]) == (202, True, "SafetyCheckUnavailable")
+    [notification] = function.notifications()
+    assert notification["OverriddenVerdict"]["Code"] == "SafetyCheckUnavailable"
+    status, _, absent = http(function, {"DomainName": zone.domain, "KeyTag": 1, "Force": True})
+    assert (status, absent["Code"]) == (200, "DSRecordAlreadyAbsent")
+    assert len(function.domain_api_calls(SAVE)) == 1
