@@ -232,6 +232,9 @@ def probe_environ(url: str, credentials: dict) -> dict:
         "ALIBABA_CLOUD_SECURITY_TOKEN": credentials["SecurityToken"],
         # Raw capacity: the production rate limit (20/s by default) would measure itself (G4 sets it).
         "MAX_REQUESTS_PER_SECOND": "0", "MAX_BATCH": "1000",
+        # The same two calls per request as the SDK baseline: no pre-check (QueryDSRecord), and no
+        # DNSSEC safety check (the bench's domains have no name servers).
+        "PRECHECK": "off", "SAFETY_CHECK": "off",
     }
 
 

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from cloud.mns import ReceivedMessage
 from deleter.settings import ConfigurationError, Settings
+from local.demo import DemoWorld
 from local.queue_trigger import deliver_queue, poll_queue
 from local.runtime import (DEFAULT_NOTIFY_TOPIC, DEFAULT_WATCH_QUEUE, LocalCloud, invoke, seed_with_queue,
                            seed_with_topic, start_local_cloud)
@@ -189,11 +190,11 @@ def console_queue(topic: str) -> str:
     return f"{topic}-console"
 
 
-def run_seed(topic: str, watch_queue: str) -> dict:
-    """What `make run`'s emulator starts from: the default seed with NOTIFY_TOPIC, the watch
-    queue, and a queue that receives the topic's messages in JSON format (which carries each
-    message's MessageTag) for the console."""
-    seed = seed_with_queue(seed_with_topic(topic), watch_queue, visibility_timeout=5)
+def run_seed(topic: str, watch_queue: str, base: Optional[dict] = None) -> dict:
+    """What `make run`'s emulator starts from: `base` (default: the default seed) with NOTIFY_TOPIC,
+    the watch queue, and a queue that receives the topic's messages in JSON format (which carries
+    each message's MessageTag) for the console."""
+    seed = seed_with_queue(seed_with_topic(topic, base), watch_queue, visibility_timeout=5)
     seed_with_queue(seed, console_queue(topic))
     seed["subscriptions"].append({
         "TopicName": topic, "SubscriptionName": console_queue(topic), "NotifyContentFormat": "JSON",
@@ -249,11 +250,13 @@ def main() -> int:
         server = ThreadingHTTPServer(("127.0.0.1", port), BaseHTTPRequestHandler)
     except OSError as error:
         return port_taken(port, "PORT", error)
+    demo = DemoWorld.start(os.environ)  # type: ignore[arg-type]  # signed zones of the seeded domains, DNS_* at them
     try:
         cloud = start_local_cloud(os.environ, emulator_port=emulator_port,  # type: ignore[arg-type]
-                                  seed=run_seed(topic, watch_queue))
+                                  seed=run_seed(topic, watch_queue, demo.seed))
     except OSError as error:
         server.server_close()
+        demo.stop()
         return port_taken(emulator_port, "EMULATOR_PORT", error)
     one_at_a_time = threading.Lock()
     server.RequestHandlerClass = make_handler(cloud, port, one_at_a_time)
@@ -271,8 +274,9 @@ def main() -> int:
     if signed:
         print("Started with WEBHOOK_SECRET from your environment: every request is signed (a retry needs a new "
               "timestamp and signature).")
-    print("Delete a DS record of a seeded domain:")
+    print("Delete a DS record of a seeded domain (the last step of a KSK rollover: safe, 202):")
     print(curl_line(port, json.dumps(SAMPLE_REQUEST), signed=signed))
+    print("\n".join(demo.lines(lambda body: curl_line(port, body, signed=signed))))
     print("One whose task the registry will refuse (the failure notification follows):")
     print(curl_line(port, json.dumps(FAILING_REQUEST), signed=signed))
     print("How a task stands (TASK_NO=<the TaskNo of an answer>):")
@@ -289,6 +293,7 @@ def main() -> int:
         stop.set()
         server.server_close()
         cloud.stop()
+        demo.stop()
     return 0
 
 

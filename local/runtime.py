@@ -78,10 +78,11 @@ class LocalCloud:
             self.emulator.stop()
 
 
-def seed_with_topic(topic: str) -> Dict[str, Any]:
-    """The default seed, plus NOTIFY_TOPIC and a queue subscribed to it (`<topic>-inbox`) when the
-    seed has none: the function can publish, and `make run` can print what it publishes."""
-    seed = load_seed()
+def seed_with_topic(topic: str, seed: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The seed (default: local/emulator/seed.json), plus NOTIFY_TOPIC and a queue subscribed to it
+    (`<topic>-inbox`) when the seed has none: the function can publish, and `make run` can print
+    what it publishes."""
+    seed = load_seed(seed)
     if not topic:  # the function says what is wrong with that setting
         return seed
     if not any(entry["TopicName"] == topic for entry in seed["topics"]):
@@ -105,8 +106,10 @@ def seed_with_queue(seed: Dict[str, Any], queue: str, visibility_timeout: int = 
 def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0,
                       seed: Optional[Dict[str, Any]] = None) -> LocalCloud:
     """Point the function's settings at the embedded emulator unless endpoints were given.
-    Fills `environ` (normally os.environ) with what the function reads. The emulator starts from
-    `seed` (default: seed_with_topic), with the WATCH_QUEUE the function will send to."""
+    Fills `environ` (normally os.environ) with what the function reads. `seed`: the emulator's
+    world (default: local/emulator/seed.json, whose domains no name server serves, so the DNSSEC
+    safety check is off unless SAFETY_CHECK says otherwise; `make run` brings signed zones and a
+    seed that matches them, local/demo.py)."""
     environ.setdefault("NOTIFY_TOPIC", DEFAULT_NOTIFY_TOPIC)
     given = [name for name in ("DOMAIN_API_ENDPOINT", "MNS_ENDPOINT") if environ.get(name)]
     if len(given) == 1:  # half a cloud: the other half would silently be an in-process emulator
@@ -116,7 +119,9 @@ def start_local_cloud(environ: Dict[str, str], emulator_port: int = 0,
     if given:
         # Credentials from ALIBABA_CLOUD_* (python3.12-style): the context carries none.
         return LocalCloud(environ.get("FC_ACCOUNT_ID", "0"), environ.get("FC_REGION", "cn-hangzhou"), None)
-    seed = seed_with_queue(seed or seed_with_topic(environ["NOTIFY_TOPIC"]), environ.get("WATCH_QUEUE", "").strip())
+    if seed is None:
+        environ.setdefault("SAFETY_CHECK", "off")
+    seed = seed_with_queue(seed_with_topic(environ["NOTIFY_TOPIC"], seed), environ.get("WATCH_QUEUE", "").strip())
     emulator = Emulator(port=emulator_port, seed=seed)
     emulator.start()
     environ["DOMAIN_API_ENDPOINT"] = environ["MNS_ENDPOINT"] = emulator.url

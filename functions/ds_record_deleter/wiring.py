@@ -20,6 +20,7 @@ from deleter.allowlist import DomainAllowlist
 from deleter.deadline import Deadline
 from deleter.deletion import Collaborators, DeletionUseCase
 from deleter.follow_up import FollowUpUseCase, IncomingCheck, Watcher, WatchSettings
+from deleter.guard import Guard
 from deleter.idempotency import IdempotencyStore, InMemoryStore, unpublished_ttl_ms
 from deleter.log import logger
 from deleter.notifications import Notifier
@@ -96,6 +97,7 @@ class FunctionInstance:
             now_ms=now_ms,
             sleep=time.sleep,
             watcher=self.watcher(mns, deadline),
+            guard=new_guard(settings, domain_api, retrier, deadline),
         )
         return DeletionUseCase(parts, default_lang=settings.default_lang,
                                idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
@@ -136,3 +138,12 @@ class FunctionInstance:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+def new_guard(settings: Settings, domain_api: Any, retrier: Retrier, deadline: Deadline) -> Guard:
+    """The checks before a send. The DNS client imports dnspython only when it asks (cold start);
+    every query's timeout is cut to what the invocation has left."""
+    from cloud.dns import DnsClient  # not with the function's cold import
+
+    dns = DnsClient(settings.dns_resolver, settings.dns_port, time_left=deadline.remaining)
+    return Guard(domain_api, retrier, dns, clock=time.time, precheck=settings.precheck,
+                 safety_check=settings.safety_check, dry_run=settings.dry_run)

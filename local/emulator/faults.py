@@ -1,7 +1,8 @@
 """Fault injection: rules that make chosen calls slow, refused, ambiguous or cut off.
 
 Configuration: {"seed": 42, "rules": [{"service": "domain"|"mns"|"*", "action": NAME or a
-glob such as "*" or "Query*", "fault": F, "rate": 0..1, "times": max firings, "latency_ms": N,
+glob such as "*" or "Query*", "fault": F, "rate": 0..1, "times": max firings, "after": N (the
+first N calls the rule matches go through untouched), "latency_ms": N,
 "retry_after_ms": N, "code": throttling code, "status": gateway_page status,
 "process_after_ms": N (gateway_page: the service still performs the call N ms after the page),
 "error_msg": task_failure's ErrorMsg}]}. Rules are tried in order for each authenticated call:
@@ -72,10 +73,12 @@ class FaultRule:
     error_msg: Optional[str] = None  # task_failure only: the failed task's ErrorMsg
     process_after_ms: Optional[int] = None  # gateway_page only: the call is still performed, this much later
     fired: int = 0
+    after: int = 0  # the first `after` calls the rule matches go through untouched
+    matched: int = 0
 
     @classmethod
     def from_dict(cls, entry: Dict[str, Any]) -> "FaultRule":
-        unknown = set(entry) - {f for f in cls.__dataclass_fields__ if f != "fired"}
+        unknown = set(entry) - {f for f in cls.__dataclass_fields__ if f not in ("fired", "matched")}
         if unknown:
             raise ValueError(f"unknown fault rule keys: {sorted(unknown)}")
         rule = cls(
@@ -88,6 +91,7 @@ class FaultRule:
             status=None if entry.get("status") is None else int(entry["status"]),
             error_msg=None if entry.get("error_msg") is None else str(entry["error_msg"]),
             process_after_ms=None if entry.get("process_after_ms") is None else int(entry["process_after_ms"]),
+            after=int(entry.get("after", 0)),
         )
         if rule.service not in SERVICES:
             raise ValueError(f"service must be one of {SERVICES}, not {rule.service!r}")
@@ -102,8 +106,8 @@ class FaultRule:
             raise ValueError("process_after_ms is only for gateway_page rules, and not negative")
         if not 0.0 <= rule.rate <= 1.0:
             raise ValueError(f"rate must be within 0..1, not {rule.rate}")
-        if (rule.times is not None and rule.times < 0) or rule.latency_ms < 0:
-            raise ValueError("times and latency_ms must not be negative")
+        if (rule.times is not None and rule.times < 0) or rule.latency_ms < 0 or rule.after < 0:
+            raise ValueError("times, after and latency_ms must not be negative")
         if rule.code is not None and (rule.fault != "throttling" or rule.code not in THROTTLING):
             raise ValueError(f"code is only for throttling rules, one of {sorted(THROTTLING)}")
         if rule.status is not None and (rule.fault != "gateway_page" or rule.status not in GATEWAY_STATUSES):
@@ -210,6 +214,9 @@ class FaultInjector:
         return decision
 
     def _fires(self, rule: FaultRule, decision: FaultDecision) -> bool:
+        rule.matched += 1
+        if rule.matched <= rule.after:
+            return False
         if self._random.random() >= rule.rate:
             return False
         rule.fired += 1

@@ -89,6 +89,20 @@ def test_make_run_deletes_a_ds_record_with_a_real_http_post(make_run):
     assert refused.status_code == 405 and refused.json()["Code"] == "MethodNotAllowed"
 
 
+def test_make_run_serves_signed_zones_and_prints_a_deletion_the_safety_check_refuses(make_run):
+    port, _, output = make_run
+    output.wait_for("Ready.", timeout=60)
+    start = next(i for i, line in enumerate(output.seen) if "safety check refuses" in line)
+    refused_curl = output.seen[start + 1]
+    assert '"DomainName": "example.org", "KeyTag": 12345' in refused_curl
+    refused = subprocess.run(["bash", "-c", refused_curl], capture_output=True, text=True, timeout=30)
+    body = json.loads(refused.stdout)
+    assert (body["Code"], body["SafetyCheck"]) == ("DeletionWouldBreakDNSSEC", "refused")
+    assert "127.0.53.1" in body["Message"] and body["Verdict"]["Remaining"][0]["KeyTag"] == 54321
+    safe = requests.post(f"http://127.0.0.1:{port}/", json={"DomainName": "example.net", "KeyTag": 31589}, timeout=30)
+    assert safe.status_code == 202 and safe.json()["SafetyCheck"] == "passed"  # checked against the zones
+
+
 @pytest.mark.parametrize("make_run", [{"WEBHOOK_SECRET": "a-local-webhook-secret-0123456789abcdef"}], indirect=True)
 def test_make_run_with_a_webhook_secret_prints_a_signed_request_that_works(make_run):
     port, _, output = make_run
@@ -147,7 +161,8 @@ def test_make_invoke_talks_to_the_endpoints_it_is_given(emulator):
     key = emulator.access_key  # a plain AccessKey pair, read from the environment as on python3.12
     environ = clean_environment(DOMAIN_API_ENDPOINT=emulator.url, MNS_ENDPOINT=emulator.url,
                                 ALIBABA_CLOUD_ACCESS_KEY_ID=key["AccessKeyId"],
-                                ALIBABA_CLOUD_ACCESS_KEY_SECRET=key["AccessKeySecret"])
+                                ALIBABA_CLOUD_ACCESS_KEY_SECRET=key["AccessKeySecret"],
+                                SAFETY_CHECK="off")  # no name server serves the emulator's domains
     completed = subprocess.run(["make", "-s", "invoke", "EVENT=tests/events/direct.json"], cwd=ROOT,
                                capture_output=True, text=True, timeout=120, env=environ)
     assert completed.returncode == 0, completed.stderr

@@ -22,6 +22,7 @@ SETTINGS_TO_CLEAR = (
     "CONNECT_TIMEOUT_SECONDS", "READ_TIMEOUT_SECONDS", "WEBHOOK_SECRET", "ALLOWED_DOMAINS", "MAX_BATCH",
     "IDEMPOTENCY_TTL_SECONDS", "REDIS_URL", "MAX_REQUESTS_PER_SECOND", "DEADLINE_MARGIN_SECONDS",
     "RECONCILE_SETTLE_SECONDS", "WATCH_QUEUE", "WATCH_MAX_SECONDS", "WATCH_FIRST_DELAY_SECONDS",
+    "PRECHECK", "DRY_RUN", "DNS_RESOLVER", "DNS_PORT",
 )
 
 
@@ -86,6 +87,9 @@ def function(emulator, monkeypatch) -> FunctionHarness:
     monkeypatch.setenv("RETRY_MAX_DELAY_SECONDS", "0.02")
     # The least margin: tests that give the function a 1 to 3 s timeout still leave it time to work.
     monkeypatch.setenv("DEADLINE_MARGIN_SECONDS", "0.5")
+    # No DNS answers here: the safety check is off unless a test turns it on with local name
+    # servers (tests/integration/test_guard*.py); the pre-check stays on, as deployed.
+    monkeypatch.setenv("SAFETY_CHECK", "off")
     monkeypatch.setattr(index, "_instance", None)
     return FunctionHarness(emulator)
 

@@ -108,7 +108,7 @@ def test_a_taskno_that_cannot_be_published_is_logged_kept_and_published_by_the_r
 def refused_and_valid_messages() -> list:
     event = json.loads(json.dumps(QUEUE_EVENT))
     event[0]["data"]["messageBody"] = json.dumps({"DomainName": "not-ours.com", "KeyTag": 1})
-    return event  # [refused for good (DomainNotExist), example.org 54321]
+    return event  # [refused for good (DomainNotExist, by the pre-check's QueryDSRecord), example.org 54321]
 
 
 def test_a_batch_with_a_transient_failure_fails_and_its_redelivery_skips_the_settled_message(function):
@@ -119,12 +119,15 @@ def test_a_batch_with_a_transient_failure_fails_and_its_redelivery_skips_the_set
         function.invoke(event, timeout_seconds=3)  # waits for the lock until its deadline
     failed = [n for n in function.notifications() if n["Event"] == "DSRecordDeletionFailed"]
     assert [(n["DomainName"], n["Code"]) for n in failed] == [("not-ours.com", "DomainNotExist")]
-    assert len(function.domain_api_calls(SAVE)) == 1  # example.org was never sent
+    # Neither was sent: not-ours.com was refused by the pre-check's QueryDSRecord, example.org waited.
+    assert len(function.domain_api_calls(SAVE)) == 0
+    assert len(function.domain_api_calls("QueryDSRecord")) == 1  # not-ours.com's: example.org never got the lock
 
     store.unlock("domain:example.org", "another-invocation")
     results = function.invoke(event)["Results"]
     assert [(r["Status"], r.get("Replayed")) for r in results] == [("FAILED", True), ("SUBMITTED", None)]
-    assert len(function.domain_api_calls(SAVE)) == 2  # the settled message was a no-op
+    assert len(function.domain_api_calls(SAVE)) == 1  # the settled message was a no-op
+    assert len(function.domain_api_calls("QueryDSRecord")) == 2  # not asked again for not-ours.com
     assert len([n for n in function.notifications() if n["Event"] == "DSRecordDeletionFailed"]) == 1
 
 
@@ -138,7 +141,8 @@ def test_an_unpublished_refusal_is_published_by_the_redelivery_without_a_new_cal
     assert [(r["Status"], r["Notified"]) for r in results] == [("FAILED", True), ("SUBMITTED", True)]
     again = function.invoke(event)["Results"]
     assert all(r["Replayed"] for r in again)
-    assert len(function.domain_api_calls(SAVE)) == 2
+    assert len(function.domain_api_calls(SAVE)) == 1  # not-ours.com was refused by the pre-check, once
+    assert len(function.domain_api_calls("QueryDSRecord")) == 2  # one each: the redeliveries only published
     events = sorted(n["Event"] for n in function.notifications())
     assert events == ["DSRecordDeletionFailed", "DSRecordDeletionSubmitted"]
 
@@ -237,7 +241,9 @@ def test_a_webhook_request_refused_for_good_may_be_asked_again_after_its_invocat
         {"KeyTag": 5, "Algorithm": 13, "DigestType": 2, "Digest": "AB" * 32}]})
     time.sleep(1.1)  # the refusal was final only until its invocation's end (a 1 s function here)
     accepted = function.invoke(http_event(request))
-    assert accepted["statusCode"] == 202 and len(function.domain_api_calls(SAVE)) == 2
+    # The first ask ended at the pre-check's QueryDSRecord (DomainNotExist); the second was checked again.
+    assert accepted["statusCode"] == 202 and len(function.domain_api_calls(SAVE)) == 1
+    assert len(function.domain_api_calls("QueryDSRecord")) == 2
 
 
 def test_a_task_left_unsettled_by_one_request_is_never_adopted_by_another(function, emulator, monkeypatch):
@@ -247,8 +253,9 @@ def test_a_task_left_unsettled_by_one_request_is_never_adopted_by_another(functi
     redelivery, make a second task for 12345)."""
     monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0.2")
     emulator.set_task_delays(60, 60)  # tasks stay pending: both KeyTags still listed
+    # The pre-check's QueryDSRecord goes through; the reconciliation's are throttled.
     emulator.set_faults({"rules": [rule("domain", SAVE, "drop_after", times=1),
-                                   rule("domain", "QueryDSRecord", "throttling")]})
+                                   rule("domain", "QueryDSRecord", "throttling", after=1)]})
     a, b = {"DomainName": "example.org", "KeyTag": 12345}, {"DomainName": "example.org", "KeyTag": 54321}
     with pytest.raises(RedeliveryRequired):
         function.invoke(a, timeout_seconds=2)
@@ -272,8 +279,9 @@ def test_a_refused_reconciliation_keeps_the_request_unsettled_and_its_task_found
     that its redelivery still finds and publishes the task."""
     monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0")
     emulator.set_task_delays(60, 60)
+    # The pre-check's QueryDSRecord goes through; the reconciliation's is refused.
     emulator.set_faults({"rules": [rule("domain", SAVE, "drop_after", times=1),
-                                   rule("domain", "QueryDSRecord", "forbidden", times=1)]})
+                                   rule("domain", "QueryDSRecord", "forbidden", times=1, after=1)]})
     request = {"DomainName": "example.org", "KeyTag": 12345}
     with pytest.raises(RedeliveryRequired, match="ReconcileFailed"):
         function.invoke(request)
@@ -409,3 +417,22 @@ def test_queue_messages_without_ids_are_keyed_by_content_not_by_position(functio
     assert [r["Status"] for r in first + other] == ["SUBMITTED", "SUBMITTED"]  # no IdempotencyKeyReused
     assert again[0]["TaskNo"] == first[0]["TaskNo"] and again[0]["Replayed"] is True
     assert len(function.tasks()) == 2
+
+
+def test_a_joined_task_that_could_not_be_published_is_published_as_joined(function, emulator):
+    """The record keeps that the TaskNo is another request's (Joined, its status): the redelivery
+    that publishes it says so too, not that it made the task."""
+    emulator.set_task_delays(60, 60)
+    first = http_event({"DomainName": "example.net", "KeyTag": 31589})
+    assert function.invoke(first)["statusCode"] == 202
+    emulator.set_faults({"rules": [rule("mns", "PublishMessage", "unavailable")]})
+    event = json.loads(json.dumps(QUEUE_EVENT))[:1]
+    event[0]["data"]["messageBody"] = json.dumps({"DomainName": "example.net", "KeyTag": 31589})
+    with pytest.raises(RedeliveryRequired):
+        function.invoke(event)
+    emulator.set_faults(None)
+    [result] = function.invoke(event)["Results"]
+    assert (result["Joined"], result["TaskStatus"], result["Notified"]) == (True, "WAITING_EXECUTE", True)
+    [made, joined] = submitted(function)
+    assert (joined["TaskNo"], joined["Joined"], joined["TaskStatus"]) == (made["TaskNo"], True, "WAITING_EXECUTE")
+    assert len(function.domain_api_calls(SAVE)) == 1

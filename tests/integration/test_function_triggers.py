@@ -31,8 +31,12 @@ def test_http_single_request_is_accepted_with_the_task_number(function):
     answer = function.invoke_sample("http_post.json")
     assert answer["statusCode"] == 202
     body = body_of(answer)
-    assert body.keys() == {"TaskNo", "RequestId", "DomainName", "KeyTag"}
+    assert body.keys() == {"TaskNo", "RequestId", "DomainName", "KeyTag", "SafetyCheck", "DSRecords"}
     assert (body["DomainName"], body["KeyTag"]) == ("example.net", 31589)
+    # The fixture runs without the DNSSEC safety check (no DNS here); the pre-check read the row it deletes.
+    assert body["SafetyCheck"] == "skipped"
+    assert body["DSRecords"] == [{"KeyTag": 31589, "Algorithm": 8, "DigestType": 2,
+                                  "Digest": "5266EC99B81461A27888C5A1CAA44F4816FECC42FF71B872CB63AA2231DA05F2"}]
 
     [task] = function.tasks("example.net")
     assert task["TaskNo"] == body["TaskNo"] and task["KeyTag"] == 31589

@@ -9,7 +9,9 @@ For every generated event, invoked as FC would (the event as bytes) or handed ov
     non-empty Source, and every rejection has a non-empty Code and a Message naming the field or
     the rule it breaks (a body refused whole, as not JSON, too deep, empty or too long, is checked
     for its exact Code and rule);
- 4. no cloud call for an invalid request, and one task per DS record: every submission for one
+ 4. no cloud call for an invalid request, no deletion call for a KeyTag the registry does not list
+    (the pre-check answers DSRecordAlreadyAbsent) nor for a domain it refuses to list (DomainNotExist,
+    502 / DSRecordDeletionFailed), and one task per DS record: every submission for one
     record names one TaskNo, made by one SaveSingleTaskForDeletingDSRecord; a copy of a request
     the event already holds (the function's idempotency key: its IdempotencyKey, else a
     queue/topic/timer message's id with what it asks, else the request itself) is answered from
@@ -60,16 +62,17 @@ MAX_BATCH = 100
 MAX_DEPTH = 8
 MAX_BODY_BYTES = 64 * 1024
 
-HTTP_STATUSES = {202, 207, 400, 401, 403, 405, 409, 413, 422, 500, 502, 503, 504}
+HTTP_STATUSES = {200, 202, 207, 400, 401, 403, 405, 409, 413, 422, 500, 502, 503, 504}
 REFUSALS = {400, 401, 403, 405, 413, 422}  # answered before the cloud: no call at all
 # No fault is injected, and a copy of a request in flight waits for it: no "try again" can be right.
 TRANSIENT = {409, 500, 503, 504}
-CALLED = {202, 502}  # the task was submitted, or the registrar refused it
+CALLED = {202}  # the task was submitted (the registrar's refusals here come from the pre-check's QueryDSRecord)
 RULE_WORDS = FIELDS + ("JSON", "array", "payload", "not a field")
 HTTP_RULE_WORDS = RULE_WORDS + ("body",)
 FIELD_CODES = {"MissingParameter", "InvalidParameter"}
 EVENT_OF = {"SUBMITTED": "DSRecordDeletionSubmitted", "REJECTED": "DSRecordDeletionRejected",
-            "FAILED": "DSRecordDeletionFailed"}
+            "FAILED": "DSRecordDeletionFailed", "ALREADY_ABSENT": "DSRecordAlreadyAbsent"}
+ALREADY_ABSENT_FIELDS = {"Code", "Message", "DomainName", "KeyTag", "ListedKeyTags"}  # a 200: nothing to delete
 SAVE = "SaveSingleTaskForDeletingDSRecord"
 WEBHOOK_SECRET = "hostile-events-webhook-secret-0123"
 # Where a request's message id is its idempotency key (a redelivery carries the same id).
@@ -453,7 +456,7 @@ def check_async(observed: Observed, trigger: str, expects: Optional[List[Expect]
     # record; none at all when every request is rejected.
     check_copies(results, requests_behind(expects or []) if expects else [NOT_JSON] * len(results), trigger,
                  frozenset(own_delivery_ids(observed.event)), observed.failed_tasks)
-    assert len(observed.domain_calls(SAVE)) == sum(r["Status"] != "REJECTED" and not r.get("Replayed")
+    assert len(observed.domain_calls(SAVE)) == sum(r["Status"] == "SUBMITTED" and not r.get("Replayed")
                                                    and not r.get("Joined") for r in results)
     if all(r["Status"] == "REJECTED" for r in results):
         assert observed.domain_calls() == []
@@ -500,6 +503,9 @@ def check_http(observed: Observed, expect: Optional[HttpExpectation] = None) -> 
     else:
         if status == 202:
             assert isinstance(body, dict) and isinstance(body.get("TaskNo"), str) and body["TaskNo"], body
+        elif status == 200:
+            assert isinstance(body, dict) and set(body) == ALREADY_ABSENT_FIELDS, body
+            assert body["Code"] == "DSRecordAlreadyAbsent" and body["KeyTag"] not in body["ListedKeyTags"], body
         else:
             assert isinstance(body, dict) and set(body) == {"Code", "Message"}, body
             assert_clear_error(body["Code"], body["Message"], HTTP_RULE_WORDS if status in (400, 403, 422) else ())
@@ -523,9 +529,9 @@ def check_http(observed: Observed, expect: Optional[HttpExpectation] = None) -> 
     # 4. A call per item the cloud saw, but none for a copy answered from the first's record; none
     # for a refusal. 5. A notification per TaskNo.
     items = body if status == 207 else [{"Status": status, **body}]
-    results = [{"Source": "", "Status": "SUBMITTED" if item["Status"] == 202 else "REJECTED"
-                if item["Status"] in REFUSALS else "FAILED", **{k: v for k, v in item.items() if k != "Status"}}
-               for item in items]
+    results = [{"Source": "", "Status": "SUBMITTED" if item["Status"] == 202 else "ALREADY_ABSENT"
+                if item["Status"] == 200 else "REJECTED" if item["Status"] in REFUSALS else "FAILED",
+                **{k: v for k, v in item.items() if k != "Status"}} for item in items]
     behind = expect.body.requests if status == 207 and expect is not None and expect.body is not None else None
     check_copies(results, list(behind) if behind is not None and len(behind) == len(results)
                  else [NOT_JSON] * len(results), "http", failed_tasks=observed.failed_tasks)
@@ -602,7 +608,8 @@ IDS = st.uuids().map(lambda u: u.hex.upper()) | st.just("") | TEXT | SCALARS
 
 SEEDED = [("example.com", 2371), ("example.net", 31589), ("example.org", 12345), ("example.org", 54321),
           ("xn--bcher-kva.com", 4242)]
-# Valid all the same, one call each: a KeyTag the domain does not list, a domain outside the account.
+# Valid all the same: a KeyTag the domain does not list (the pre-check answers DSRecordAlreadyAbsent), a
+# domain outside the account (its QueryDSRecord is refused: DomainNotExist); neither makes a deletion call.
 TARGETS = SEEDED + [("example.com", 1), ("example.net", 65535), ("example.org", 0), ("not-in-this-account.com", 2371)]
 
 
@@ -662,6 +669,9 @@ BAD_VALUES = {
     "IdempotencyKey": st.sampled_from(["", " ", "a b", "é", "x" * 129, "tab\there", "key\n", 1, True, ["k"], {"k": 1}])
     | TEXT,
 }
+# The switches of the checks before a deletion take JSON booleans only (null is absent).
+BAD_VALUES.update({field: st.sampled_from(["true", "false", "", "yes", 1, 0, 1.0, [True], {"on": True}]) | TEXT
+                   for field in ("DryRun", "Force", "AllowInsecure")})
 UNKNOWN_FIELDS = st.sampled_from(["domainname", "DOMAINNAME", "DomainName ", "Keytag", "key_tag", "lang", "TaskNo",
                                   "__proto__", ""]) | TEXT.filter(lambda s: s not in FIELDS)
 
@@ -1134,7 +1144,7 @@ def test_copies_of_a_request_in_one_event(run, generated, as_object):
 # --- the bugs found: a minimal example of each fixed one, and the open one (strict xfail) ---------
 
 EXAMPLE = {"DomainName": "example.com", "KeyTag": 2371}
-REFUSED = {"DomainName": "not-in-this-account.com", "KeyTag": 2371}  # the registrar: DomainNotExist
+REFUSED = {"DomainName": "not-in-this-account.com", "KeyTag": 2371}  # the registrar: DomainNotExist (QueryDSRecord)
 
 
 def queue_event(*bodies: str) -> list:
@@ -1193,7 +1203,9 @@ def test_the_same_request_twice_in_one_event_is_answered_once(run, event, trigge
     else:
         check_async(observed, trigger, expects)
         results = observed.answer["Results"]
-    assert len(observed.domain_calls(SAVE)) == 1
+    # One pre-check, and one deletion call (none for the domain the registrar refuses to list).
+    refused = expects[0].requests[0] == REFUSED
+    assert [call["action"] for call in observed.domain_calls()] == ["QueryDSRecord"] + ([] if refused else [SAVE])
     # Whichever copy claims the record first (they run side by side) is answered; the others replay it.
     assert sorted(bool(result.get("Replayed")) for result in results) == [False] + [True] * (len(results) - 1)
 
@@ -1202,7 +1214,8 @@ def test_the_same_request_twice_in_one_event_is_answered_once(run, event, trigge
                          ids=["direct", "http"])
 def test_a_refused_request_twice_in_one_event_is_called_once(run, event):
     observed = run.invoke(event)
-    assert len(observed.domain_calls(SAVE)) == 1
+    # Refused at its pre-check (DomainNotExist): one QueryDSRecord, no deletion call, the copy replayed.
+    assert [call["action"] for call in observed.domain_calls()] == ["QueryDSRecord"]
 
 
 def test_an_http_body_with_a_lone_surrogate_is_a_400(run):

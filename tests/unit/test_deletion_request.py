@@ -150,3 +150,22 @@ def test_plain_ascii_names_give_what_idna_gives():
 def test_error_messages_echo_little_of_hostile_input():
     error = rejection({"DomainName": "x" * 10000 + ".com", "KeyTag": 1})
     assert len(error.message) < 400
+
+
+def test_the_switches_default_to_false_and_take_json_booleans():
+    plain = parse_deletion_request({"DomainName": "example.com", "KeyTag": 1})
+    assert (plain.dry_run, plain.force, plain.allow_insecure) == (False, False, False)
+    switched = parse_deletion_request({"DomainName": "example.com", "KeyTag": 1, "DryRun": True, "Force": True,
+                                       "AllowInsecure": True})
+    assert (switched.dry_run, switched.force, switched.allow_insecure) == (True, True, True)
+    nulls = parse_deletion_request({"DomainName": "example.com", "KeyTag": 1, "DryRun": None, "Force": None})
+    assert (nulls.dry_run, nulls.force) == (False, False)
+
+
+@pytest.mark.parametrize("field", ["DryRun", "Force", "AllowInsecure"])
+@pytest.mark.parametrize("value", ["true", "false", 1, 0, 1.0, "", [], {}])
+def test_a_switch_is_a_json_boolean_or_refused_naming_the_field(field, value):
+    with pytest.raises(InvalidRequest) as refused:
+        parse_deletion_request({"DomainName": "example.com", "KeyTag": 1, field: value})
+    assert (refused.value.code, refused.value.field) == ("InvalidParameter", field)
+    assert refused.value.message == f"{field} must be true or false (a JSON boolean, not a string or a number)"

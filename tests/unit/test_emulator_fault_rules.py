@@ -72,6 +72,17 @@ def test_times_caps_firings_and_configure_replaces_rules():
     assert faults.describe() == {"seed": None, "rules": []}
 
 
+def test_after_lets_the_first_matching_calls_through():
+    faults = injector({"service": "domain", "action": "QueryDSRecord", "fault": "throttling", "after": 1, "times": 1})
+    assert faults.decide("domain", "SaveSingleTaskForDeletingDSRecord").error is None  # not matched: not counted
+    assert faults.decide("domain", "QueryDSRecord").error is None  # the first match goes through
+    assert faults.decide("domain", "QueryDSRecord").error.fault == "throttling"
+    assert faults.decide("domain", "QueryDSRecord").error is None  # times=1: fired once
+    assert parse_fault_spec("domain:QueryDSRecord:forbidden:1:after=2")["after"] == 2
+    with pytest.raises(ValueError):
+        parse_fault_spec("domain:QueryDSRecord:forbidden:1:after=-1")
+
+
 @pytest.mark.parametrize("fault, processed, status", [
     ("throttling", False, 400), ("unavailable", False, 503), ("internal_error", False, 500),
     ("drop_before", False, None), ("internal_error_after", True, 500), ("drop_after", True, None),

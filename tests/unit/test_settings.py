@@ -125,3 +125,25 @@ def test_the_webhook_secret_minimum_is_one_number_in_code_and_template():
     template = yaml.safe_load((root / "template.yml").read_text())
     assert template["Parameters"]["WebhookSecret"]["MinLength"] == WEBHOOK_SECRET_MIN_LENGTH == 32
     assert f"at least {WEBHOOK_SECRET_MIN_LENGTH} characters" in (root / "README.md").read_text()
+
+
+def test_the_checks_before_a_deletion_are_on_by_default_and_switched_by_on_or_off():
+    defaults = Settings.from_environ({"NOTIFY_TOPIC": "n"})
+    assert (defaults.precheck, defaults.safety_check, defaults.dry_run) == (True, True, False)
+    assert (defaults.dns_resolver, defaults.dns_port) == (None, 53)
+    switched = Settings.from_environ({"NOTIFY_TOPIC": "n", "PRECHECK": "off", "SAFETY_CHECK": "False",
+                                      "DRY_RUN": "true", "DNS_RESOLVER": "[2001:db8::53]:5353", "DNS_PORT": "5300"})
+    assert (switched.precheck, switched.safety_check, switched.dry_run) == (False, False, True)
+    assert (switched.dns_resolver, switched.dns_port) == (("2001:db8::53", 5353), 5300)
+    assert Settings.from_environ({"NOTIFY_TOPIC": "n", "DNS_RESOLVER": "192.0.2.53"}).dns_resolver == ("192.0.2.53", 53)
+
+
+def test_bad_check_settings_are_named_in_one_message():
+    with pytest.raises(ConfigurationError) as error:
+        Settings.from_environ({"NOTIFY_TOPIC": "n", "PRECHECK": "maybe", "SAFETY_CHECK": "disabled", "DRY_RUN": "2",
+                               "DNS_RESOLVER": "resolver.example:53", "DNS_PORT": "0"})
+    message = str(error.value)
+    for name in ("PRECHECK", "SAFETY_CHECK", "DRY_RUN"):
+        assert f"{name} must be on or off (also true/false, 1/0, yes/no)" in message
+    assert "DNS_RESOLVER must be an IP address with an optional port" in message
+    assert "DNS_PORT must be an integer from 1 to 65535" in message

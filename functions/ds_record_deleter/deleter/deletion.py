@@ -1,6 +1,10 @@
 """The use case: validate -> claim the request's idempotency record -> submit the deletion task
 (retrying what is safe, reconciling what is unknown) -> publish the notification.
 
+Before the first send, the submission runs the pre-check and the DNSSEC safety check (guard.py);
+a dry run (the request's DryRun, or DRY_RUN) runs them alone: no record, no lock, nothing sent or
+published.
+
 Exactly one task per request: a redelivered request finds its record and returns the stored
 TaskNo; an unknown outcome is reconciled before anything is submitted again (submission.py,
 which also serialises the requests for one domain). No TaskNo is lost: it is in the record
@@ -13,7 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from cloud.errors import TRANSIENT, CloudError, OutcomeUnknownError, RetryableError
 
@@ -21,11 +25,12 @@ from . import idempotency, notifications
 from .allowlist import DomainAllowlist
 from .deadline import Deadline
 from .deletion_request import DeletionRequest, InvalidRequest, parse_deletion_request
+from .guard import GUARDED, Clearance, Guard, GuardStopped
 from .idempotency import (CONTENT_KEY, IdempotencyRecord, IdempotencyStore, Retention, StoreError, fingerprint,
                           idempotency_key, rejection_key)
 from .log import logger
 from .notifications import Notification, Notifier
-from .outcome import FAILED, PERMANENT, REJECTED, RETRYABLE, SUBMITTED, UNKNOWN, Outcome
+from .outcome import ALREADY_ABSENT, DRY_RUN, FAILED, PERMANENT, REJECTED, RETRYABLE, SUBMITTED, UNKNOWN, Outcome
 from .ports import DomainApi
 from .reconcile import Reconciler
 from .retry import Retrier
@@ -54,6 +59,7 @@ class Collaborators:
     now_ms: Callable[[], int]
     sleep: Callable[[float], None]
     watcher: Optional["Watcher"] = None  # schedules each task's checks (follow_up.py); None: not watched
+    guard: Any = None  # deleter.guard.Guard: the pre-check and the safety check before a send
 
 
 def _utc_now() -> datetime:
@@ -94,6 +100,8 @@ class DeletionUseCase:
                                      f"DomainName {request.domain_name} is not in ALLOWED_DOMAINS")
         except InvalidRequest as error:
             return self._reject(item, error)
+        if request.dry_run or (self._p.guard is not None and self._p.guard.dry_run):
+            return self._dry_run(request, item.source)  # no record, no lock, nothing sent or published
         source = item.source
         key, owner = idempotency_key(request, source), self._new_owner()
         try:
@@ -112,7 +120,7 @@ class DeletionUseCase:
             return self._replay(record, request, source) if record.final else self._busy(request, source)
         if record.status == idempotency.SUBMITTED:
             task: Union[Task, Outcome] = Task(record.task_no, record.api_request_id, record.adopted, record.joined,
-                                              record.task_status)
+                                              record.task_status, Clearance.from_record(record.safety))
         elif record.status == idempotency.FAILED:  # refused for good, its notice still owed
             error = CloudError(record.code, record.message, service="Domain", action="SaveSingleTaskForDeletingDSRecord")
             return self._refused(request, source, key, owner, error)
@@ -129,7 +137,10 @@ class DeletionUseCase:
                 record: IdempotencyRecord) -> Union[Task, Outcome]:
         try:
             return Submission(self._p, request, key, owner, record, ttl_ms=self._unpublished_ttl_ms,
-                              settle_seconds=self._settle_seconds, log=_log_fields(source, request)).run()
+                              settle_seconds=self._settle_seconds, log=_log_fields(source, request),
+                              guard=self._p.guard).run()
+        except GuardStopped as stopped:
+            return self._guarded_end(request, source, key, owner, stopped.clearance)
         except CloudError as error:
             return self._failed(request, source, key, owner, error)
         except StoreError as error:  # before anything was sent (after sending, Submission guards)
@@ -178,6 +189,7 @@ class DeletionUseCase:
         at = _from_ms(submitted_at_ms) if submitted_at_ms else self._clock()
         notification = notifications.submitted(request, task.task_no, task.api_request_id, source, at,
                                                adopted=task.adopted, joined=task.joined, task_status=task.task_status)
+        notification = notifications.with_safety(notification, task.guard)
         notified = bool(submitted_at_ms) or self._notify(notification, log)
         watched = self._watch(request, source, task, at, log) if notified else None
         if notified and watched is False:  # published, not yet watched: the redelivery schedules its check
@@ -191,7 +203,7 @@ class DeletionUseCase:
             self._save(key, owner, {"lease_until_ms": "0"}, request, source, task.task_no)
         return Outcome(SUBMITTED, source, request, task_no=task.task_no, api_request_id=task.api_request_id,
                        notified=notified, adopted=task.adopted, joined=task.joined, task_status=task.task_status,
-                       watched=watched)
+                       watched=watched, guard=task.guard)
 
     def _settled_ttl_ms(self, key: str) -> int:
         """How long a published request's record answers for it. One keyed by what it asks only
@@ -283,7 +295,10 @@ class DeletionUseCase:
         if record.status == idempotency.PUBLISHED:
             return Outcome(SUBMITTED, source, request, task_no=record.task_no, api_request_id=record.api_request_id,
                            notified=True, replayed=True, adopted=record.adopted, joined=record.joined,
-                           task_status=record.task_status)
+                           task_status=record.task_status, guard=Clearance.from_record(record.safety))
+        if record.status == GUARDED:
+            return self._guarded_outcome(request, source, Clearance.from_record(record.safety), record.notified,
+                                         replayed=True)
         return Outcome(FAILED, source, request, code=record.code, message=record.message, failure=PERMANENT,
                        notified=record.notified, replayed=True)
 
@@ -310,6 +325,54 @@ class DeletionUseCase:
 
     def _lease_until_ms(self) -> int:
         return self._p.now_ms() + self._p.deadline.lease_ms()
+
+    # --- the checks before a deletion (guard.py) ----------------------------------------------
+
+    def _dry_run(self, request: DeletionRequest, source: Source) -> Outcome:
+        """What the request would come to: validated, pre-checked and safety-checked, and nothing
+        more (no idempotency record, no lock, no task, no notification)."""
+        log = _log_fields(source, request, dry_run=True)
+        guard = self._p.guard or Guard(None, None, None, clock=lambda: 0.0, precheck=False, safety_check=False)
+        try:
+            clearance = guard.evaluate(request, log)
+        except CloudError as error:  # QueryDSRecord failed: as a real request's read would
+            failure = RETRYABLE if isinstance(error, TRANSIENT) else PERMANENT
+            logger.warning("Dry run not answered", extra={**log, "code": error.code, "reason": error.message})
+            return Outcome(FAILED, source, request, api_request_id=error.request_id, code=error.code,
+                           message=error.message, failure=failure)
+        logger.info("Dry run answered", extra={**log, "code": clearance.code, "would_submit": clearance.allowed})
+        return Outcome(DRY_RUN, source, request, code=clearance.code, message=clearance.message, guard=clearance)
+
+    def _guarded_end(self, request: DeletionRequest, source: Source, key: str, owner: str,
+                     clearance: Clearance) -> Outcome:
+        """The checks stopped the request before any send. Unavailable: left open for a redelivery.
+        Refused, or nothing to delete: final, published where no caller hears the answer, and kept
+        like a refusal of the service (a redelivered message neither checks nor publishes again)."""
+        if clearance.transient:
+            self._save(key, owner, {"lease_until_ms": "0"}, request, source)
+            return Outcome(FAILED, source, request, code=clearance.code, message=clearance.message,
+                           failure=RETRYABLE, guard=clearance)
+        if source.caller_sees_answer:  # read by its caller: final only for copies in this invocation
+            notified, final, ttl_ms = None, True, self._p.deadline.lease_ms()
+        else:  # published once, however often it is delivered again (as _refused keeps its refusals)
+            event = notifications.already_absent if clearance.absent else notifications.refused
+            notified = self._notify(event(request, clearance, source, self._clock()),
+                                    _log_fields(source, request, code=clearance.code))
+            final, ttl_ms = notified, self._retention.settled_ms(key)
+        self._save(key, owner, {
+            "status": GUARDED, "code": clearance.code, "message": clearance.message, "safety": clearance.to_record(),
+            "notified": str(int(bool(notified))), "final": str(int(final)), "lease_until_ms": "0"},
+            request, source, ttl_ms=ttl_ms)
+        return self._guarded_outcome(request, source, clearance, notified)
+
+    def _guarded_outcome(self, request: DeletionRequest, source: Source, clearance: Optional[Clearance],
+                         notified: Optional[bool], replayed: bool = False) -> Outcome:
+        if clearance is not None and clearance.absent:
+            return Outcome(ALREADY_ABSENT, source, request, code=clearance.code, message=clearance.message,
+                           notified=notified, replayed=replayed, guard=clearance)
+        code, message = (clearance.code, clearance.message) if clearance else ("DeletionRefused", "")
+        return Outcome(FAILED, source, request, code=code, message=message, failure=PERMANENT, notified=notified,
+                       replayed=replayed, guard=clearance)
 
 
 def _ms(at: datetime) -> int:

@@ -1,7 +1,8 @@
 """A deletion request: parsed, normalised and validated before anything touches the cloud.
 
 The fields carry the Domain API's own names: {"DomainName", "KeyTag", "Lang"?, "UserClientIp"?},
-plus "IdempotencyKey"?, the caller's own key for deduplicating retries.
+plus "IdempotencyKey"?, the caller's own key for deduplicating retries, and the switches of the
+checks made before a deletion (deleter/guard.py): "DryRun"?, "Force"?, "AllowInsecure"?.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-FIELDS = ("DomainName", "KeyTag", "Lang", "UserClientIp", "IdempotencyKey")
+FIELDS = ("DomainName", "KeyTag", "Lang", "UserClientIp", "IdempotencyKey", "DryRun", "Force", "AllowInsecure")
 LANGS = ("en", "zh")
 KEY_TAG_RANGE = (0, 65535)
 MAX_DOMAIN_LENGTH = 253
@@ -48,6 +49,11 @@ class DeletionRequest:
     lang: str
     user_client_ip: Optional[str] = None
     idempotency_key: Optional[str] = None
+    # Before a deletion (deleter/guard.py): only check and answer; delete despite a refusal of the
+    # DNSSEC safety check; let the deletion turn DNSSEC off.
+    dry_run: bool = False
+    force: bool = False
+    allow_insecure: bool = False
 
 
 def normalise_domain(value: Any) -> str:
@@ -165,7 +171,21 @@ def parse_deletion_request(
         lang=parse_lang(raw["Lang"]) if raw.get("Lang") is not None else default_lang,
         user_client_ip=client_ip,
         idempotency_key=parse_idempotency_key(raw["IdempotencyKey"]) if raw.get("IdempotencyKey") is not None else None,
+        dry_run=parse_switch(raw, "DryRun"),
+        force=parse_switch(raw, "Force"),
+        allow_insecure=parse_switch(raw, "AllowInsecure"),
     )
+
+
+def parse_switch(raw: dict, field: str) -> bool:
+    """An optional JSON boolean (absent or null: false). "true", 1 or "yes" are refused: a switch
+    that can skip a safety check is not guessed from a string or a number."""
+    value = raw.get(field)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise invalid(field, "must be true or false (a JSON boolean, not a string or a number)")
+    return value
 
 
 def _short(text: str, limit: int = 80) -> str:

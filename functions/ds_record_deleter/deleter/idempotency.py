@@ -11,6 +11,10 @@ The key is, by kind (each kept for its own time once settled, see Retention):
   TaskNo not yet published) is taken over by the same deletion asked again; a settled one is not
   replayed, because whether its task ended is the service's to say: the per-record task
   (submission.py) joins it or lets a new task be made.
+"What the request asks" is its DS record, plus "Force" and "AllowInsecure" when it sets them: a
+request refused by the safety check (guard.py), asked again with one of them, is a new request.
+A request the checks before the send ended (refused, or nothing to delete) is kept GUARDED, like a
+refusal of the service.
 
 A record is owned by whoever holds its lease (until the invocation's hard end: after that no
 process can still be working on it). Only the owner writes it. A lease left by a crashed instance
@@ -67,7 +71,15 @@ def delivery_key(source: Source, what: str) -> Optional[str]:
 def idempotency_key(request: DeletionRequest, source: Source) -> str:
     if request.idempotency_key:
         return CALLER_KEY + request.idempotency_key
-    return delivery_key(source, fingerprint(request)) or CONTENT_KEY + _digest(fingerprint(request))
+    what = fingerprint(request) + overrides(request)
+    return delivery_key(source, what) or CONTENT_KEY + _digest(what)
+
+
+def overrides(request: DeletionRequest) -> str:
+    """What a request overrides of the safety check, in its key: asked again with "Force" or
+    "AllowInsecure" after a refusal, it is a new request (checked again), not the refused one."""
+    return "".join(f"|{name}" for name, on in (("force", request.force), ("allow-insecure", request.allow_insecure))
+                   if on)
 
 
 def rejection_key(payload: Any, problem_code: str, source: Source) -> str:
@@ -114,6 +126,7 @@ class IdempotencyRecord:
     task_status: str = ""  # the task's status when it was adopted or joined ("" for a new task)
     final: bool = False    # nothing left to do: a redelivery only reads it
     submitted_at: str = ""  # when its Submitted notification was published, while its first check is owed
+    safety: str = ""       # what the checks before the send found (deleter.guard.Clearance.to_record)
 
     def to_fields(self) -> Dict[str, str]:
         return {name: (str(int(value)) if isinstance(value, bool) else str(value))
@@ -131,6 +144,7 @@ class IdempotencyRecord:
             adopted=fields.get("adopted") == "1", joined=fields.get("joined") == "1",
             task_status=fields.get("task_status", ""), final=fields.get("final") == "1",
             submitted_at=fields.get("submitted_at", ""),
+            safety=fields.get("safety", ""),
         )
 
 

@@ -133,3 +133,47 @@ def timed_out(watch: Any, last_task_status: str, watched_seconds: int, at: datet
     if last_task_status:
         body["LastTaskStatus"] = last_task_status
     return Notification(TIMED_OUT, body)
+# --- the checks before a deletion (guard.py) ----------------------------------------------------
+
+REFUSED = "DSRecordDeletionRefused"
+ALREADY_ABSENT = "DSRecordAlreadyAbsent"
+TAGS.update({REFUSED: "DSDelRefused", ALREADY_ABSENT: "DSAlreadyAbsent"})
+MAX_BODY_BYTES = 60 * 1024  # an MNS message is at most 64 KiB; a verdict of many servers is trimmed below it
+
+
+def refused(request: DeletionRequest, clearance: Any, source: Source, at: datetime) -> Notification:
+    """The DNSSEC safety check refused the deletion: no task was made."""
+    body = {"Event": REFUSED, **_request_fields(request), "Code": clearance.code, "Message": clearance.message,
+            **clearance.facts(), "Source": source.as_json(), "RefusedAt": timestamp(at)}
+    return _fitted(Notification(REFUSED, body))
+
+
+def already_absent(request: DeletionRequest, clearance: Any, source: Source, at: datetime) -> Notification:
+    """The registry lists no DS record with the KeyTag: nothing to delete, no task was made."""
+    body = {"Event": ALREADY_ABSENT, **_request_fields(request), "Message": clearance.message,
+            **clearance.facts(), "Source": source.as_json(), "CheckedAt": timestamp(at)}
+    return Notification(ALREADY_ABSENT, body)
+
+
+def with_safety(notification: Notification, clearance: Any) -> Notification:
+    """A Submitted notification with what the checks before its send found (SafetyCheck, the DS
+    rows deleted, Forced with the verdict it overrode); unchanged when no check ran for it."""
+    if clearance is None:
+        return notification
+    return _fitted(Notification(notification.event, {**notification.body, **clearance.facts()}))
+
+
+def _fitted(notification: Notification) -> Notification:
+    """The notification within MAX_BODY_BYTES: a verdict from many name servers first loses each
+    server's row-by-row findings (the remaining rows still say where and why each fails), then the
+    servers' list (the verdict's Message still names the servers it is about)."""
+    verdict = notification.body.get("Verdict")
+    if verdict is None or len(notification.to_json()) <= MAX_BODY_BYTES:
+        return notification
+    servers = [{key: server.get(key) for key in ("NameServer", "Address", "Error", "States")}
+               for server in verdict.get("Servers", ())]
+    for trimmed in ({**verdict, "Servers": servers}, {**verdict, "Servers": []}):
+        fitted = Notification(notification.event, {**notification.body, "Verdict": trimmed})
+        if len(fitted.to_json()) <= MAX_BODY_BYTES:
+            break
+    return fitted

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from .deletion_request import DeletionRequest
 from .source import Source
@@ -15,6 +15,10 @@ FAILED = "FAILED"        # the cloud refused, or could not be reached
 RETRYABLE = "RETRYABLE"  # not processed: send again later
 UNKNOWN = "UNKNOWN"      # may have been processed: reconcile before sending again
 PERMANENT = "PERMANENT"  # refused for good
+
+# Ends the checks before a deletion give (deleter/guard.py); a refusal of theirs is FAILED, PERMANENT.
+ALREADY_ABSENT = "ALREADY_ABSENT"  # the registry lists no DS record with the KeyTag: nothing to delete
+DRY_RUN = "DRY_RUN"                # only checked: what would happen, nothing sent or published
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class Outcome:
     task_status: str = ""
     # Whether the task's first check is scheduled (follow_up.py; None: watching is off, or no task).
     watched: Optional[bool] = None
+    # What the checks before the deletion found (deleter.guard.Clearance), when they ran.
+    guard: Optional[Any] = None
 
     @property
     def settled(self) -> bool:

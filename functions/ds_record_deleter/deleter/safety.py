@@ -256,7 +256,7 @@ def _verdict(domain: str, key_tag: int, deleted: tuple, reports: tuple, servers:
     disabled = _where(servers, lambda state: state.disables, validators)
     if disabled and not allow_insecure:
         return verdict(DISABLES, False, f"{what} would leave no usable DS record, turning DNSSEC off "
-                                        f"{disabled}. Ask with allow_insecure to do that on purpose.")
+                                        f"{disabled}. Send the request with \"AllowInsecure\": true to do that on purpose.")
     open_ = [server for server in servers
              if any(state.uncertain(allow_insecure) for state in server.states)]
     if open_:

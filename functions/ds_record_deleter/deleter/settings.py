@@ -55,6 +55,13 @@ class Settings:
     watch_queue: Optional[str] = None
     watch_max_seconds: int = 86400
     watch_first_delay_seconds: int = 30
+    # Before a deletion (deleter/guard.py): QueryDSRecord first; the DNSSEC safety check and where
+    # it asks (a resolver for the delegation, the name servers on dns_port); only check, never send.
+    precheck: bool = True
+    safety_check: bool = True
+    dry_run: bool = False
+    dns_resolver: Optional[Tuple[str, int]] = None  # (address, port); None: the system's resolver
+    dns_port: int = 53
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
@@ -99,6 +106,11 @@ class Settings:
             watch_max_seconds=reader.number("WATCH_MAX_SECONDS", cls.watch_max_seconds, int, 1, 30 * 86400),
             watch_first_delay_seconds=reader.number("WATCH_FIRST_DELAY_SECONDS", cls.watch_first_delay_seconds,
                                                     int, 1, 900),
+            precheck=reader.switch("PRECHECK", cls.precheck),
+            safety_check=reader.switch("SAFETY_CHECK", cls.safety_check),
+            dry_run=reader.switch("DRY_RUN", cls.dry_run),
+            dns_resolver=reader.resolver("DNS_RESOLVER"),
+            dns_port=reader.number("DNS_PORT", cls.dns_port, int, 1, 65535),
         )
         reader.raise_problems()
         return settings
@@ -187,3 +199,30 @@ class _Reader:
     def raise_problems(self) -> None:
         if self.problems:
             raise ConfigurationError("Invalid configuration: " + "; ".join(self.problems))
+
+    def switch(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value.lower() not in SWITCH_VALUES:
+            self.problems.append(f"{name} must be on or off (also true/false, 1/0, yes/no)")
+            return default
+        return SWITCH_VALUES[value.lower()]
+
+    def resolver(self, name: str) -> Optional[Tuple[str, int]]:
+        """An IP address with an optional port; a name would need a resolver to find the resolver."""
+        value = self._raw(name)
+        if value is None:
+            return None
+        from cloud.dns import parse_resolver  # only instances that name a resolver read it here
+
+        try:
+            return parse_resolver(value)
+        except ValueError:
+            self.problems.append(f"{name} must be an IP address with an optional port: 192.0.2.53, 192.0.2.53:5353 "
+                                 "or [2001:db8::53]:53")
+            return None
+
+
+SWITCH_VALUES = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False,
+                 "no": False}

@@ -20,6 +20,12 @@ so that whoever takes the record over later knows a task may exist. After an unk
   redelivery (which reconciles first). The settle time is an assumption about the service
   (unverified): it does not act on a request later than that after receiving it.
 
+Before its first send (after the DS record's task was looked up, so a request for a record whose
+task succeeded is answered with that task, not as nothing to delete), the request passes the
+checks it is given (guard.py: the pre-check and the DNSSEC safety check), under the same lock, so
+no other request of the domain sends between the check and the send. What they found is noted
+with the send, for whoever adopts its task later.
+
 All of it runs under the domain's lock (one request of a domain at a time, across instances
 when the store is shared). Before every send, the request also leaves a marker on its domain
 (written ahead, so that a crash cannot skip it), kept until it has its task claimed or knows it
@@ -32,13 +38,14 @@ could adopt the task of an earlier request that failed before it learnt its outc
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Callable, Optional, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Optional, TypeVar
 
 from cloud.errors import CloudError, DeferredError, OutcomeUnknownError, PermanentError, RetryableError
 
 from . import idempotency
 from .deletion_request import DeletionRequest
+from .guard import Clearance
 from .idempotency import IdempotencyRecord, StoreError
 from .log import logger
 
@@ -96,11 +103,12 @@ class Task:
     adopted: bool = False
     joined: bool = False
     task_status: str = ""  # as the service last reported it, when adopted or joined
+    guard: Optional[Clearance] = None  # what the checks before this request's send found
 
 
 class Submission:
     def __init__(self, parts, request: DeletionRequest, key: str, owner: str, record: IdempotencyRecord, *,
-                 ttl_ms: int, settle_seconds: float, log: dict) -> None:
+                 ttl_ms: int, settle_seconds: float, log: dict, guard: Any = None) -> None:
         self._p = parts
         self._request = request
         self._key = key
@@ -116,6 +124,11 @@ class Submission:
         # the task it ends with is claimed: the domain's marker stays while either is in doubt.
         self._may_have_task = bool(record.attempted_at_ms)
         self._claimed = False
+        # The checks before a send (deleter/guard.py), and what they found for this request's sends
+        # (an earlier delivery's, from its record, until this one checks again).
+        self._guard = guard
+        earlier = Clearance.from_record(record.safety)
+        self._clearance = earlier if earlier is not None and earlier.allowed else None
 
     def run(self) -> Task:
         """The request's task, or a CloudError (PermanentError DSRecordAbsent included) or a
@@ -130,9 +143,11 @@ class Submission:
             raise RetryableError("DomainBusy", f"Another request for {self._request.domain_name} is being submitted",
                                  service="Domain", action=ACTION)
         try:
-            return self._run_settled()
+            task = self._run_settled()
         finally:
             store_write(lambda: store.unlock(lock, owner), self._log)
+        # A task of this request's own send carries what the checks before it found.
+        return task if task.joined or self._clearance is None else replace(task, guard=self._clearance)
 
     def _run_settled(self) -> Task:
         self._settle_earlier_send()
@@ -165,6 +180,8 @@ class Submission:
         task = self._join()
         if task is not None:
             return task
+        if self._guard is not None:  # pre-check and safety check: raises unless the send may go
+            self._clearance = self._guard.clear(self._request, self._log)
         for _ in range(MAX_SUBMISSIONS):
             try:
                 submitted = self._p.retrier.call(self._send, what=ACTION)
@@ -240,6 +257,8 @@ class Submission:
     def _note_sending(self, now: int) -> None:
         """The record and the domain's marker say a task may exist, before the call can make one."""
         changes = {"sent_at_ms": str(now)}
+        if self._clearance is not None:  # the send's own checks, for whoever adopts its task later
+            changes["safety"] = self._clearance.to_record()
         if not self._first_sent_ms:
             changes["attempted_at_ms"] = str(now)
         if not self._p.store.update(self._key, self._owner, changes, self._ttl_ms):

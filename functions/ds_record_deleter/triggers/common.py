@@ -13,7 +13,7 @@ from .webhook import WebhookVerifier
 from deleter.deletion_request import InvalidRequest
 from deleter.follow_up import NOT_CHECKED, CheckOutcome
 from deleter.log import logger
-from deleter.outcome import SUBMITTED, Outcome
+from deleter.outcome import DRY_RUN, SUBMITTED, Outcome
 from deleter.source import IncomingRequest, Source
 
 
@@ -202,6 +202,7 @@ def result_of(outcome: Outcome) -> dict:
     if outcome.notified is not None:
         result["Notified"] = outcome.notified
     result.update(task_facts(outcome))
+    result.update(guard_facts(outcome))
     if outcome.replayed:
         result["Replayed"] = True
     return result
@@ -220,6 +221,17 @@ def task_facts(outcome: Outcome) -> dict:
     if outcome.watched is False:  # published, but its first check is not scheduled yet
         facts["Watched"] = False
     return facts
+
+
+def guard_facts(outcome: Outcome) -> dict:
+    """What the checks before the deletion found (deleter/guard.py): SafetyCheck, the DS rows the
+    deletion removes, Forced with the verdict it overrode, a refusal's verdict; a dry run's answer."""
+    clearance = outcome.guard
+    if clearance is None:
+        return {}
+    if outcome.status == DRY_RUN:
+        return {"DryRun": True, "WouldSubmit": clearance.allowed, **clearance.facts(with_verdict=True)}
+    return clearance.facts()
 
 
 def summary(outcomes: List[Outcome]) -> dict:

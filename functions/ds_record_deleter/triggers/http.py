@@ -10,12 +10,13 @@ from typing import Any, Dict, List, Optional
 from cloud.errors import PermanentError
 from deleter.deletion_request import InvalidRequest
 from deleter.idempotency import StoreError
-from deleter.outcome import PERMANENT, REJECTED, RETRYABLE, SUBMITTED, Outcome
+from deleter.outcome import ALREADY_ABSENT, DRY_RUN, PERMANENT, REJECTED, RETRYABLE, SUBMITTED, Outcome
 from deleter.source import HTTP, Source
 from deleter.task_query import TaskLookup, TaskLookupOutcome
 from deleter.task_state import parse_task_no
 
-from .common import Delivery, Refused, TriggerOptions, batch_too_large, parse_json, requests_in, task_facts
+from .common import (Delivery, Refused, TriggerOptions, batch_too_large, guard_facts, parse_json, requests_in,
+                     task_facts)
 from .webhook import WebhookVerifier
 
 MAX_BODY_BYTES = 64 * 1024
@@ -122,6 +123,7 @@ def _status_and_body(outcome: Outcome) -> tuple:
         body = {"TaskNo": outcome.task_no, "RequestId": outcome.api_request_id,
                 "DomainName": request.domain_name, "KeyTag": request.key_tag}
         body.update(task_facts(outcome))
+        body.update(guard_facts(outcome))
         if outcome.notified is False:
             # The task exists (its TaskNo is kept as unpublished): the same request sent again
             # publishes it and makes no new task.
@@ -131,6 +133,8 @@ def _status_and_body(outcome: Outcome) -> tuple:
             body.update(Message="The deletion task was created and its notification published, but its first "
                         "check could not be scheduled yet; send the same request again to schedule it")
         return 202, body
+    if outcome.guard is not None:
+        return _guarded_status_and_body(outcome)
     if outcome.status == REJECTED:
         return REJECTION_STATUS.get(outcome.code or "", 400), {"Code": outcome.code, "Message": outcome.message}
     # The cloud failed us: 503 try again later, 504 unknown whether it was done, 502 refused.
@@ -144,7 +148,7 @@ def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
     if not delivered.as_batch:
         outcome = outcomes[0]
         status, body = _status_and_body(outcome)
-        headers = {"Retry-After": "1"} if status in (503, 409) else {}
+        headers = {"Retry-After": "1"} if status == 503 or (status == 409 and outcome.failure == RETRYABLE) else {}
         if outcome.replayed:
             headers["X-Idempotent-Replay"] = "true"
         return response(status, body, headers)
@@ -153,6 +157,17 @@ def answer(outcomes: List[Outcome], delivered: Delivery) -> dict:
         status, body = _status_and_body(outcome)
         results.append({"Status": status, **body, **({"Replayed": True} if outcome.replayed else {})})
     return response(207, results)
+
+
+def _guarded_status_and_body(outcome: Outcome) -> tuple:
+    """An answer of the checks before a deletion: a dry run's or nothing to delete (200), a refusal
+    of the safety check (409: final, no Retry-After), a check that could not decide (503)."""
+    request = outcome.request
+    body = {"Code": outcome.code, "Message": outcome.message, "DomainName": request.domain_name,
+            "KeyTag": request.key_tag, **guard_facts(outcome)}
+    if outcome.status in (DRY_RUN, ALREADY_ABSENT):
+        return 200, body
+    return (409 if outcome.failure == PERMANENT else 503), body
 
 
 def misconfigured(message: str) -> dict:
