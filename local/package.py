@@ -81,6 +81,35 @@ def compile_tree(python: str, tree: Path, shipped_as: str) -> None:
         raise RuntimeError(f"compileall with {python} failed:\n{completed.stdout[-3000:]}{completed.stderr[-3000:]}")
 
 
+# Parts of the pinned packages that the function never runs, left out of the layer. Safe only
+# because tests/e2e/test_build.py runs every path of the function from the built zips alone on
+# Python 3.10: a part left out that something needs fails it. (Glob patterns under python/;
+# `!` keeps what a pattern before it would leave out.)
+LEFT_OUT = (
+    "aws_lambda_powertools/event_handler",  # API Gateway/ALB routing and its Swagger UI: we route ourselves
+    "aws_lambda_powertools/middleware_factory",
+    "aws_lambda_powertools/utilities/*",  # batch, idempotency, parser, data classes...: none is used
+    "!aws_lambda_powertools/utilities/__init__.py",
+    "!aws_lambda_powertools/utilities/jmespath_utils",  # the Logger imports it
+    "certifi/tests",
+    "cffi",  # cryptography needs cffi's compiled _cffi_backend alone, not the cffi package (a compiler)
+)
+
+
+def leave_out(site: Path) -> list:
+    """Remove LEFT_OUT from an installed site; the paths removed, relative to it."""
+    keep = [pattern[1:] for pattern in LEFT_OUT if pattern.startswith("!")]
+    removed = []
+    for pattern in (p for p in LEFT_OUT if not p.startswith("!")):
+        for path in sorted(site.glob(pattern)):
+            relative = path.relative_to(site).as_posix()
+            if relative in keep:
+                continue
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            removed.append(relative)
+    return removed
+
+
 def install_layer(site: Path) -> None:
     platforms = [argument for platform in PLATFORMS for argument in ("--platform", platform)]
     subprocess.run(
@@ -90,6 +119,7 @@ def install_layer(site: Path) -> None:
         check=True,
     )
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts have no use on FC
+    leave_out(site)
 
 
 def build(out: Path, python: Optional[str] = "find") -> dict:

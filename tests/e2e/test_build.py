@@ -7,10 +7,12 @@ import re
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from local.package import build
+from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +198,61 @@ def test_without_a_310_the_build_says_so_and_ships_sources(monkeypatch, tmp_path
     result = package.build(tmp_path)
     assert result["bytecode"] is None and "no Python 3.10 found" in capsys.readouterr().err
     assert not [n for n in zipfile.ZipFile(tmp_path / "function.zip").namelist() if n.endswith(".pyc")]
+
+
+def test_every_path_of_the_function_runs_from_the_shipped_zips_alone(built, tmp_path, emulator, redis_url):
+    """What the layer leaves out (local/package.py LEFT_OUT) is safe to leave out only if nothing
+    the function does needs it: a Python 3.10 that sees only the unpacked zips runs every trigger
+    (a signed webhook POST and GET, a queue message, a watch check, a timer's dry run, a topic
+    message the safety check refuses, an invalid direct invocation, the Redis store) against the
+    emulator and real signed name servers, and imports every module of the function."""
+    from local.dns import LocalDnsServers
+    from local.dns.zones import SignedZone
+
+    zipfile.ZipFile(built / "function.zip").extractall(tmp_path / "code")
+    zipfile.ZipFile(built / "layer.zip").extractall(tmp_path / "opt")
+    zone = SignedZone.generate("zip-paths.test", (13, 13, 15))
+    waiting = zone.add_key(13, signs_dnskey=False, signs_zone=False)  # a KSK published, not signing yet
+    key_tags = [key.key_tag for key in zone.keys]
+    assert len(set(key_tags)) == 4 and key_tags[3] == waiting.key_tag
+    emulator.put_domain({"DomainName": "zip-paths.test", "DSRecords": zone.ds_seed()})
+    sts = emulator.sts_credentials
+    with LocalDnsServers.start([zone]) as servers:
+        environ = {"PATH": os.environ["PATH"], "ZIP_CODE": str(tmp_path / "code"),
+                   "ZIP_LAYER": str(tmp_path / "opt" / "python"), "ZIP_DOMAIN": "zip-paths.test",
+                   "ZIP_KEY_TAGS": ",".join(map(str, key_tags)), "ZIP_REDIS_URL": redis_url,
+                   "NOTIFY_TOPIC": "ds-record-deleter-notifications", "WATCH_QUEUE": "ds-record-deleter-watch",
+                   "DOMAIN_API_ENDPOINT": emulator.url, "MNS_ENDPOINT": emulator.url, "SAFETY_CHECK": "on",
+                   "WEBHOOK_SECRET": "zip-paths-webhook-secret-0123456789abcdef", "STS_ID": sts["AccessKeyId"],
+                   "STS_SECRET": sts["AccessKeySecret"], "STS_TOKEN": sts["SecurityToken"],
+                   **servers.environment()}
+        completed = subprocess.run([PYTHON310 or sys.executable, "-S", "-E", str(Path(__file__).with_name("zip_paths.py"))],
+                                   capture_output=True, text=True, env=environ, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    ran = json.loads(completed.stdout.splitlines()[-1])
+    steps = ran["steps"]
+    assert steps["webhook"][0] == 202 and steps["webhook"][1]["SafetyCheck"] == "passed"
+    assert steps["task query"][0] == 200 and steps["task query"][1]["TaskNo"] == steps["webhook"][1]["TaskNo"]
+    assert [r["Status"] for r in steps["queue"]["Results"]] == ["SUBMITTED"]
+    assert [r["Event"] for r in steps["watch check"]["Results"]] == ["DSRecordDeletionCompleted"]
+    [dry] = steps["timer dry run"]["Results"]
+    assert (dry["Status"], dry["Code"]) == ("DRY_RUN", "DeletionWouldBreakDNSSEC")
+    [refused] = steps["topic refusal"]["Results"]
+    assert (refused["Status"], refused["Code"]) == ("FAILED", "DeletionWouldBreakDNSSEC")
+    assert [r["Status"] for r in steps["direct invalid"]["Results"]] == ["REJECTED"]
+    assert [r["Status"] for r in steps["direct on redis"]["Results"]] == ["SUBMITTED"]
+    # Every module of the function ran (none is dead weight, none failed to import from the zips).
+    shipped = sorted(name[:-3].replace("/", ".").removesuffix(".__init__")
+                     for name in zipfile.ZipFile(built / "function.zip").namelist()
+                     if name.endswith(".py"))
+    assert set(shipped) - set(ran["imported"]) == set()
+    assert {"dns", "cryptography", "requests", "aws_lambda_powertools"} <= set(ran["layer_packages"])
+
+
+@pytest.mark.parametrize("left_out", ["python/aws_lambda_powertools/event_handler/", "python/certifi/tests/",
+                                      "python/aws_lambda_powertools/utilities/parser/", "python/cffi/"])
+def test_the_layer_leaves_out_what_never_runs(built, left_out):
+    names = zipfile.ZipFile(built / "layer.zip").namelist()
+    assert not [name for name in names if name.startswith(left_out)]
+    assert "python/aws_lambda_powertools/utilities/jmespath_utils/__init__.py" in names  # the Logger needs it
+    assert [name for name in names if name.startswith("python/_cffi_backend")]  # cryptography needs it
