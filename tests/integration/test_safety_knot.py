@@ -3,6 +3,7 @@ the DS rows, and the adapter and the verdict must agree with both (our own signe
 no part). Debian's `knot` package; skipped where it is not installed."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -19,7 +20,14 @@ from local.dns import LocalDnsServers
 
 KNOTD = shutil.which("knotd") or shutil.which("knotd", path="/usr/sbin")
 KEYMGR = shutil.which("keymgr") or shutil.which("keymgr", path="/usr/sbin")
-pytestmark = pytest.mark.skipif(not (KNOTD and KEYMGR), reason="Knot DNS (Debian: apt-get install knot) is not installed")
+
+@pytest.fixture(autouse=True)
+def knot_installed():
+    """Skipped on a developer's machine without Knot; failed under CI, which installs it (.ci/run)."""
+    if not (KNOTD and KEYMGR):
+        if os.environ.get("CI"):
+            pytest.fail("Knot DNS is not installed: CI must install Debian's knot (.ci/run does)")
+        pytest.skip("Knot DNS (Debian: apt-get install knot) is not installed")
 
 ZONE = "knot.test"
 ADDRESS = "127.0.53.20"
