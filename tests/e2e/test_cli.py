@@ -347,6 +347,9 @@ def test_bad_input_and_missing_settings_are_one_line_each():
         (["follow", "0c6f9a55-2f68-4bd6-8e1f-1e0b2f1c1d1a"], {}, "follow needs --inbox QUEUE"),
         (["follow", "../etc", "--webhook", webhook], {}, "TASKNO '../etc': TaskNo must be 1 to 64 letters"),
         (["follow", "--message-id", "M", "--webhook", webhook], {}, "--message-id needs --inbox"),
+        (["send", "--webhook", webhook, "--inbox", INBOX, "--domain", "example.net", "--key-tag", "1"], {},
+         "--inbox is read only with --follow"),
+        (["follow", "T-1", "--webhook", webhook, "--consume"], {}, "--consume needs --inbox"),
     ]
     for argv, environ, says in cases:
         completed = cli(*argv, env={**base, **environ}, secrets=[SECRET, "an-access-key-secret", "short-secret"])

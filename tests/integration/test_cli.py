@@ -16,7 +16,7 @@ from cloud.credentials import Credentials
 from cloud.http import new_session
 from cloud.mns import MnsClient
 from local.cli.errors import DONE, NOT_DONE, STILL_PENDING
-from local.cli.follow import Follower
+from local.cli.follow import Follower, end_of
 from local.cli.inbox import Inbox, decode
 from local.cli.webhook import Webhook
 from local.emulator import Emulator
@@ -194,6 +194,23 @@ def test_a_task_with_no_end_in_time_exits_3_and_says_how_to_go_on(function):
     assert 2 <= time.monotonic() - started < 5
     assert printed.err[-1] == ("follow: task 0c6f9a55-2f68-4bd6-8e1f-1e0b2f1c1d1a still pending after 2 s: follow it "
                                "again later (follow 0c6f9a55-2f68-4bd6-8e1f-1e0b2f1c1d1a)")
+
+
+@pytest.mark.parametrize("body, exit_code, line", [
+    ({"Event": "DSRecordDeletionSubmitted", "TaskNo": "T-1"}, None, None),
+    ({"Event": "DSRecordDeletionTimedOut", "TaskNo": "T-1", "LastTaskStatus": "EXECUTING", "WatchedSeconds": 86400},
+     NOT_DONE, "DSRecordDeletionTimedOut: task T-1 was still EXECUTING after 86400 s of watching; ask GET /tasks/T-1 "
+               "or the console"),
+    ({"Event": "DSRecordDeletionRefused", "Code": "DeletionWouldBreakDNSSEC", "Message": "Deleting …"},
+     NOT_DONE, "DSRecordDeletionRefused (DeletionWouldBreakDNSSEC): Deleting …"),
+    ({"Event": "DSRecordDeletionFailed", "Code": "DomainNotExist", "Message": "Not in this account"},
+     NOT_DONE, "DSRecordDeletionFailed (DomainNotExist): Not in this account"),
+    ({"Event": "DSRecordAlreadyAbsent", "Message": "The registry lists no DS record with KeyTag 9"},
+     DONE, "DSRecordAlreadyAbsent: The registry lists no DS record with KeyTag 9"),
+], ids=["submitted", "timed-out", "refused", "failed-at-submission", "already-absent"])
+def test_each_end_of_a_request_has_its_exit_code(body, exit_code, line):
+    end = end_of(body)
+    assert ((end.exit_code, end.line) if end else (None, None)) == (exit_code, line)
 
 
 def notification(event: str, **fields) -> str:
