@@ -11,7 +11,7 @@ export EMULATOR_PORT ?= 9100
 export PORT ?= 9000
 EVENT ?= tests/events/direct.json
 
-.PHONY: help install test run invoke emulator build bench clean deploy
+.PHONY: help install test run invoke emulator build bench clean deploy cli
 help:
 	@echo "make run       the function behind a local HTTP trigger on 127.0.0.1:\$$PORT, on the embedded emulator"
 	@echo "make test      install what the tests need into $(VENV) and run them all"
@@ -20,6 +20,7 @@ help:
 	@echo "make build     build/function.zip and build/layer.zip for FC (python3.10, manylinux x86_64)"
 	@echo "make bench     benchmarks against the official SDK stack; writes bench/results.json"
 	@echo "make deploy    build, upload to OSS, create or update the ROS stack (README: Deploying); DRY_RUN=1 only prints the plan"
+	@echo "make cli ARGS=\"send --webhook URL --domain D --key-tag N --follow\"   the operator's tool (README: For operators)"
 
 install: $(VENV)/.installed-$(PYTHON_VERSION)
 
@@ -39,6 +40,10 @@ run: install
 
 invoke: install
 	@$(PY) -m local.runtime $(EVENT)
+
+# The operator's tool (python -m local.cli --help): send, dry-run, follow.
+cli: install
+	@$(PY) -m local.cli $(ARGS)
 
 emulator: install
 	@$(PY) -m local.emulator --port $(EMULATOR_PORT)
