@@ -139,6 +139,9 @@ def make_handler(cloud: LocalCloud, port: int, one_at_a_time: Optional[threading
 
     class TriggerHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm and the client's delayed ACK,
+        # every answer on a kept-alive connection would wait ~40 ms (as the emulator once did).
+        disable_nagle_algorithm = True
 
         def __getattr__(self, name: str) -> Any:
             """Every method (HEAD, OPTIONS, any other) reaches the function, which answers it."""

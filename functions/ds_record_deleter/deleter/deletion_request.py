@@ -134,7 +134,8 @@ def parse_client_ip(value: Any) -> str:
 
 
 def parse_idempotency_key(value: Any) -> str:
-    if not isinstance(value, str) or not IDEMPOTENCY_KEY.match(value):
+    # fullmatch: with match, the pattern's $ would also let a key end in a newline.
+    if not isinstance(value, str) or not IDEMPOTENCY_KEY.fullmatch(value):
         raise invalid("IdempotencyKey", "must be 1 to 128 visible ASCII characters")
     return value
 

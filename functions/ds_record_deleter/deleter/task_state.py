@@ -25,7 +25,7 @@ TASK_NO_RULE = "TaskNo must be 1 to 64 letters, digits or hyphens"
 
 
 def parse_task_no(value: Any, code: str = "InvalidTaskNo") -> str:
-    if not isinstance(value, str) or not TASK_NO.match(value):
+    if not isinstance(value, str) or not TASK_NO.fullmatch(value):  # not match: $ passes a final newline
         raise InvalidRequest(code, "TaskNo", TASK_NO_RULE)
     return value
 
