@@ -35,7 +35,7 @@ from .ports import DomainApi
 from .reconcile import Reconciler
 from .retry import Retrier
 from .source import IncomingRequest, Source
-from .submission import Submission, Task, store_write
+from .submission import Submission, Task, pending_deletions, store_write
 
 # How long a settled record keyed only by what a request asks answers copies of it: those waiting
 # on it (they poll every POLL_SECONDS) read it at once; a request asked later is a new request.
@@ -334,14 +334,21 @@ class DeletionUseCase:
         log = _log_fields(source, request, dry_run=True)
         guard = self._p.guard or Guard(None, None, None, clock=lambda: 0.0, precheck=False, safety_check=False)
         try:
-            clearance = guard.evaluate(request, log)
+            clearance = guard.evaluate(request, log,
+                                       lambda domain, key_tags: pending_deletions(self._p, domain, key_tags))
+        except StoreError as error:  # the domain's pending deletions unread: the check cannot decide
+            return self._dry_run_failed(request, source, log, _store_unavailable(error))
         except CloudError as error:  # QueryDSRecord failed: as a real request's read would
-            failure = RETRYABLE if isinstance(error, TRANSIENT) else PERMANENT
-            logger.warning("Dry run not answered", extra={**log, "code": error.code, "reason": error.message})
-            return Outcome(FAILED, source, request, api_request_id=error.request_id, code=error.code,
-                           message=error.message, failure=failure)
+            return self._dry_run_failed(request, source, log, error)
         logger.info("Dry run answered", extra={**log, "code": clearance.code, "would_submit": clearance.allowed})
         return Outcome(DRY_RUN, source, request, code=clearance.code, message=clearance.message, guard=clearance)
+
+    @staticmethod
+    def _dry_run_failed(request: DeletionRequest, source: Source, log: dict, error: CloudError) -> Outcome:
+        failure = RETRYABLE if isinstance(error, TRANSIENT) else PERMANENT
+        logger.warning("Dry run not answered", extra={**log, "code": error.code, "reason": error.message})
+        return Outcome(FAILED, source, request, api_request_id=error.request_id, code=error.code,
+                       message=error.message, failure=failure)
 
     def _guarded_end(self, request: DeletionRequest, source: Source, key: str, owner: str,
                      clearance: Clearance) -> Outcome:

@@ -2,8 +2,8 @@
 
     guard = Guard(domain_api, retrier, dns_client, clock=time.time,
                   precheck=True, safety_check=True, dry_run=False)
-    clearance = guard.evaluate(request, log)  # what would happen; a verdict never raises
-    clearance = guard.clear(request, log)     # the same, raising unless the deletion may be sent
+    clearance = guard.evaluate(request, log, pending)  # what would happen; a verdict never raises
+    clearance = guard.clear(request, log, pending)     # the same, raising unless the deletion may be sent
 
 1. Pre-check (PRECHECK): QueryDSRecord. A KeyTag the registry does not list means there is
    nothing to delete: no task, `DSRecordAlreadyAbsent`. Every row with the KeyTag goes with the
@@ -16,6 +16,9 @@
    off without `AllowInsecure` (`DeletionWouldDisableDNSSEC`) is refused; an answer that cannot be
    judged is `SafetyCheckUnavailable`, a transient failure, never a silent pass. `Force` overrides
    any of the three: the deletion is sent, logged at WARNING, and says what it overrode.
+   The registry still lists a DS record whose deletion task has not acted yet: `pending` names the
+   domain's KeyTags with such a task of this function's (submission.pending_deletions), and their
+   rows are judged as gone, or two deletions each safe alone could together leave the domain bogus.
 
 Where it runs: inside Submission._run (submission.py), under the domain's lock, after the DS
 record's pending task was joined (or found to have ended) and before the first send, so no other
@@ -27,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from cloud.errors import CloudError
 
@@ -40,6 +43,8 @@ ALREADY_ABSENT = "DSRecordAlreadyAbsent"
 NOT_CHECKED = "SafetyCheckSkipped"
 # SafetyCheck in answers and notifications: what the check said of the deletion.
 PASSED, FORCED, SKIPPED, REFUSED, UNAVAILABLE = "passed", "forced", "skipped", "refused", "unavailable"
+# (domain, KeyTags) -> {KeyTag: TaskNo} of those with a deletion task still to act on them.
+Pending = Callable[[str, Sequence[int]], Dict[int, str]]
 # An idempotency record's status for a request the guard ended (refused, or nothing to delete).
 GUARDED = "GUARDED"
 
@@ -120,20 +125,20 @@ class Guard:
         self.safety_check = safety_check
         self.dry_run = dry_run  # DRY_RUN: every request only checks and answers
 
-    def clear(self, request: DeletionRequest, log: dict) -> Clearance:
+    def clear(self, request: DeletionRequest, log: dict, pending: Optional[Pending] = None) -> Clearance:
         """The clearance to send the deletion; GuardStopped when it may not be sent. A failed
         QueryDSRecord raises its CloudError (retryable, deferred or final, as classified)."""
-        clearance = self.evaluate(request, log)
+        clearance = self.evaluate(request, log, pending)
         if not clearance.allowed:
             raise GuardStopped(clearance)
         return clearance
 
-    def evaluate(self, request: DeletionRequest, log: dict) -> Clearance:
-        clearance = self._evaluate(request)
+    def evaluate(self, request: DeletionRequest, log: dict, pending: Optional[Pending] = None) -> Clearance:
+        clearance = self._evaluate(request, pending)
         _log(clearance, log)
         return clearance
 
-    def _evaluate(self, request: DeletionRequest) -> Clearance:
+    def _evaluate(self, request: DeletionRequest, pending: Optional[Pending]) -> Clearance:
         domain, key_tag = request.domain_name, request.key_tag
         if not (self.precheck or self.safety_check):
             return Clearance(NOT_CHECKED, True, "Neither the pre-check nor the DNSSEC safety check ran (PRECHECK=off, "
@@ -151,11 +156,16 @@ class Guard:
                              deleted)
         from . import safety  # its verdict's classes load with the first check, not with the function
 
+        going = pending(domain, sorted({int(row.key_tag) for row in rows} - {key_tag})) if pending else {}
+        judged = [row for row in rows if int(row.key_tag) not in going]
         answers = self._dns.dnskey_answers(domain)  # a safety.DnskeySource
-        verdict = safety.judge(domain, key_tag, rows, answers, self._clock(), allow_insecure=request.allow_insecure,
+        verdict = safety.judge(domain, key_tag, judged, answers, self._clock(), allow_insecure=request.allow_insecure,
                                force=request.force)
         said = {safety.SAFE: PASSED, safety.FORCED: FORCED, safety.UNAVAILABLE: UNAVAILABLE}.get(verdict.code, REFUSED)
-        return Clearance(verdict.code, verdict.allowed, verdict.message, said, deleted, verdict=_verdict_json(verdict))
+        message = verdict.message + "".join(
+            f" The DS record with key tag {tag} was judged as gone: deletion task {task_no} has not acted on it yet."
+            for tag, task_no in sorted(going.items()))
+        return Clearance(verdict.code, verdict.allowed, message, said, deleted, verdict=_verdict_json(verdict))
 
 
 def _row(row: Any) -> dict:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Dict, Optional, Sequence, TypeVar
 
 from cloud.errors import CloudError, DeferredError, OutcomeUnknownError, PermanentError, RetryableError
 
@@ -48,11 +48,11 @@ from .deletion_request import DeletionRequest
 from .guard import Clearance
 from .idempotency import IdempotencyRecord, StoreError
 from .log import logger
+from .task_state import FAILURE, SUCCESS, key_tag_listed, read_task
 
 T = TypeVar("T")
 
 ACTION = "SaveSingleTaskForDeletingDSRecord"
-SUCCESS, FAILURE = "EXECUTE_SUCCESS", "EXECUTE_FAILURE"
 MAX_SUBMISSIONS = 5  # sends after reconciling "not created"; the deadline bounds them too
 RESUBMIT_RESERVE_SECONDS = 1.0  # time a resubmission needs after a settle wait
 
@@ -94,6 +94,22 @@ class RecordTask:
 
 def record_task_name(domain: str, key_tag: int) -> str:
     return f"task-of:{domain}|{key_tag}"
+
+
+def pending_deletions(parts: Any, domain: str, key_tags: Sequence[int]) -> Dict[int, str]:
+    """{KeyTag: TaskNo} of the domain's DS records (of key_tags) whose deletion task, made by this
+    function, has not failed: still to act, or done while the registry's list lags. The safety
+    check judges their rows as gone (guard.py). A StoreError or a CloudError says nothing: the
+    check cannot decide without it."""
+    going = {}
+    for key_tag in key_tags:
+        noted = RecordTask.decode(parts.store.marker(record_task_name(domain, key_tag)))
+        if noted is None:
+            continue
+        state = look_up(lambda: read_task(parts.domain_api, parts.retrier, noted.task_no, domain))
+        if state is not None and state.status != FAILURE:
+            going[key_tag] = noted.task_no
+    return going
 
 
 @dataclass(frozen=True)
@@ -181,7 +197,8 @@ class Submission:
         if task is not None:
             return task
         if self._guard is not None:  # pre-check and safety check: raises unless the send may go
-            self._clearance = self._guard.clear(self._request, self._log)
+            self._clearance = self._guard.clear(self._request, self._log,
+                                                lambda domain, key_tags: pending_deletions(self._p, domain, key_tags))
         for _ in range(MAX_SUBMISSIONS):
             try:
                 submitted = self._p.retrier.call(self._send, what=ACTION)
@@ -220,15 +237,14 @@ class Submission:
         if existing is None:
             return None
         request, log = self._request, {**self._log, "task_no": existing.task_no}
-        details = self._look_up(lambda: self._p.domain_api.query_task_details(existing.task_no,
-                                                                              domain=request.domain_name),
-                                "QueryTaskDetailList").details
-        status = next((d.task_status for d in details if d.domain_name == request.domain_name), "")
+        state = look_up(lambda: read_task(self._p.domain_api, self._p.retrier, existing.task_no, request.domain_name))
+        status = state.status if state is not None else ""
         if status == FAILURE or not status:
             logger.info("The DS record's earlier task " + ("failed" if status else "is unknown to the service")
                         + ": a new task is made", extra={**log, "task_status": status or None})
             return None
-        if status == SUCCESS and self._key_tag_listed():
+        if status == SUCCESS and look_up(lambda: key_tag_listed(self._p.domain_api, self._p.retrier,
+                                                                request.domain_name, request.key_tag)):
             logger.info("The DS record's earlier task succeeded, but the KeyTag is listed again: a new task is made",
                         extra=log)
             return None
@@ -238,21 +254,6 @@ class Submission:
         self._note(idempotency.SUBMITTED, existing.task_no, "", adopted=False, joined=True, task_status=status)
         self._clear_marker()  # no send of this request is unsettled (reconciled above, or none)
         return Task(existing.task_no, "", joined=True, task_status=status)
-
-    def _key_tag_listed(self) -> bool:
-        request = self._request
-        records = self._look_up(lambda: self._p.domain_api.query_ds_records(request.domain_name),
-                                "QueryDSRecord").records
-        return any(record.key_tag == request.key_tag for record in records)
-
-    def _look_up(self, read: Callable[[], T], what: str) -> T:
-        """A read the decision to send depends on. Refused (a permission, a parameter the service
-        does not take), it says nothing about the DS record: the request stays open, never fails."""
-        try:
-            return self._p.retrier.call(read, what=what)
-        except PermanentError as error:
-            raise DeferredError(error.code, f"Looking up the DS record's task was refused ({error.message})",
-                                service=error.service, action=error.action, request_id=error.request_id) from None
 
     def _note_sending(self, now: int) -> None:
         """The record and the domain's marker say a task may exist, before the call can make one."""
@@ -385,6 +386,16 @@ class Submission:
             # The lease lapsed (an invocation that overran): the claim still ties the task to the
             # request, so its next delivery adopts it instead of sending again.
             logger.error("Idempotency record no longer held", extra=log)
+
+
+def look_up(read: Callable[[], T]) -> T:
+    """A read (retried) the decision to send depends on. Refused (a permission, a parameter the
+    service does not take), it says nothing about the DS record: the request stays open, never fails."""
+    try:
+        return read()
+    except PermanentError as error:
+        raise DeferredError(error.code, f"Looking up the DS record's task was refused ({error.message})",
+                            service=error.service, action=error.action, request_id=error.request_id) from None
 
 
 def store_write(step: Callable[[], T], log: dict) -> Optional[T]:

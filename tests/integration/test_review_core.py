@@ -1,0 +1,59 @@
+"""An adversarial review of the core (deleter/): each test here failed on the code before its fix.
+The real handler against the emulator over HTTP, with real signed name servers where the safety
+check runs."""
+from __future__ import annotations
+
+from local.dns import SignedZone, stale_ds
+
+from .test_guard import http, rows, serve  # noqa: F401  (serve: a fixture)
+
+SAVE = "SaveSingleTaskForDeletingDSRecord"
+
+
+# --- the safety check sees the domain's pending deletions ----------------------------------------
+
+def test_a_pending_deletion_of_another_key_tag_counts_in_the_safety_check(function, serve, emulator):
+    """Two signing keys and a stale DS row. Deleting either key's DS alone is safe; deleting both
+    leaves only the stale row: bogus. The first task is still pending when the second request is
+    checked, so the registry still lists the first KeyTag: judged on that list alone, the second
+    deletion passed, and the two tasks together took the domain off the air."""
+    zone = SignedZone.generate("two-pending.example", (13, 13))
+    first, second = zone.keys
+    serve(zone, registry={zone.domain: rows(*zone.ds_rows(), stale_ds(zone.domain))})
+    emulator.set_task_delays(60, 60)  # the first task stays pending
+    status, _, made = http(function, {"DomainName": zone.domain, "KeyTag": first.key_tag})
+    assert (status, made["SafetyCheck"]) == (202, "passed")
+    status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag})
+    assert (status, body["Code"]) == (409, "DeletionWouldBreakDNSSEC"), body
+    assert str(first.key_tag) in body["Message"] and made["TaskNo"] in body["Message"]
+    assert len(function.domain_api_calls(SAVE)) == 1
+    # The dry run says the same.
+    status, _, dry = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag, "DryRun": True})
+    assert (status, dry["WouldSubmit"], dry["Code"]) == (200, False, "DeletionWouldBreakDNSSEC")
+
+
+def test_a_pending_deletion_of_the_other_key_tag_makes_the_next_one_turn_dnssec_off(function, serve, emulator):
+    zone = SignedZone.generate("last-two.example", (13, 13))
+    first, second = zone.keys
+    serve(zone)
+    emulator.set_task_delays(60, 60)
+    assert http(function, {"DomainName": zone.domain, "KeyTag": first.key_tag})[0] == 202
+    status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag})
+    assert (status, body["Code"]) == (409, "DeletionWouldDisableDNSSEC"), body
+    status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag, "AllowInsecure": True})
+    assert status == 202 and len(function.domain_api_calls(SAVE)) == 2
+
+
+def test_a_failed_or_finished_deletion_of_another_key_tag_does_not_count(function, serve, emulator):
+    """Only a task still to act counts: one that failed removed nothing, one that finished shows
+    in the registry's list."""
+    zone = SignedZone.generate("failed-other.example", (13, 13))
+    first, second = zone.keys
+    serve(zone, registry={zone.domain: rows(*zone.ds_rows(), stale_ds(zone.domain))})
+    emulator.put_domain({"DomainName": zone.domain, "TaskOutcome": "failure",
+                         "DSRecords": rows(*zone.ds_rows(), stale_ds(zone.domain))})
+    assert http(function, {"DomainName": zone.domain, "KeyTag": first.key_tag})[0] == 202
+    assert [task["TaskStatus"] for task in function.tasks(zone.domain)] == ["EXECUTE_FAILURE"]
+    emulator.put_domain({"DomainName": zone.domain, "DSRecords": rows(*zone.ds_rows(), stale_ds(zone.domain))})
+    status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag})
+    assert (status, body["SafetyCheck"]) == (202, "passed"), body
