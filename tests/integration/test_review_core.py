@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from local.dns import SignedZone, stale_ds
 
-from .test_guard import http, rows, serve  # noqa: F401  (serve: a fixture)
+from .test_guard import http, queue, rows, serve  # noqa: F401  (serve: a fixture)
 
 SAVE = "SaveSingleTaskForDeletingDSRecord"
 
@@ -57,3 +57,22 @@ def test_a_failed_or_finished_deletion_of_another_key_tag_does_not_count(functio
     emulator.put_domain({"DomainName": zone.domain, "DSRecords": rows(*zone.ds_rows(), stale_ds(zone.domain))})
     status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag})
     assert (status, body["SafetyCheck"]) == (202, "passed"), body
+
+
+# --- Force and AllowInsecure under an IdempotencyKey ----------------------------------------------
+
+def test_asked_again_with_force_under_the_same_idempotency_key_is_checked_again(function, serve):
+    """The refusal's notification says: send it again with "Force" (or "AllowInsecure"). A producer
+    that keeps its IdempotencyKey got the refusal replayed for IDEMPOTENCY_TTL_SECONDS instead."""
+    zone = SignedZone.generate("keyed-refusal.example", (13,))
+    serve(zone)
+    request = {"DomainName": zone.domain, "KeyTag": zone.keys[0].key_tag, "IdempotencyKey": "change-42"}
+    [refused] = function.invoke(queue(request))["Results"]
+    assert refused["Code"] == "DeletionWouldDisableDNSSEC"
+    [again] = function.invoke(queue(request))["Results"]
+    assert again["Code"] == "DeletionWouldDisableDNSSEC" and again["Replayed"] is True
+    [allowed] = function.invoke(queue({**request, "AllowInsecure": True}))["Results"]
+    assert allowed["Status"] == "SUBMITTED" and "Replayed" not in allowed, allowed
+    [replayed] = function.invoke(queue({**request, "AllowInsecure": True}))["Results"]
+    assert (replayed["TaskNo"], replayed["Replayed"]) == (allowed["TaskNo"], True)
+    assert len(function.domain_api_calls(SAVE)) == 1

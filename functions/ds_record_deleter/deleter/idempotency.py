@@ -11,8 +11,9 @@ The key is, by kind (each kept for its own time once settled, see Retention):
   TaskNo not yet published) is taken over by the same deletion asked again; a settled one is not
   replayed, because whether its task ended is the service's to say: the per-record task
   (submission.py) joins it or lets a new task be made.
-"What the request asks" is its DS record, plus "Force" and "AllowInsecure" when it sets them: a
-request refused by the safety check (guard.py), asked again with one of them, is a new request.
+"What the request asks" is its DS record, plus "Force" and "AllowInsecure" when it sets them, in
+every kind of key: a request refused by the safety check (guard.py), asked again with one of them,
+is a new request, also under the same IdempotencyKey.
 A request the checks before the send ended (refused, or nothing to delete) is kept GUARDED, like a
 refusal of the service.
 
@@ -69,8 +70,8 @@ def delivery_key(source: Source, what: str) -> Optional[str]:
 
 
 def idempotency_key(request: DeletionRequest, source: Source) -> str:
-    if request.idempotency_key:
-        return CALLER_KEY + request.idempotency_key
+    if request.idempotency_key:  # a space is no key's character: "a |force" is no other key
+        return CALLER_KEY + request.idempotency_key + (f" {overrides(request)}" if overrides(request) else "")
     what = fingerprint(request) + overrides(request)
     return delivery_key(source, what) or CONTENT_KEY + _digest(what)
 
