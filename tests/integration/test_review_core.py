@@ -3,6 +3,12 @@ The real handler against the emulator over HTTP, with real signed name servers w
 check runs."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from deleter.source import Source
+from deleter.watch_message import WatchMessage
 from local.dns import SignedZone, stale_ds
 
 from .test_guard import http, queue, rows, serve  # noqa: F401  (serve: a fixture)
@@ -76,3 +82,52 @@ def test_asked_again_with_force_under_the_same_idempotency_key_is_checked_again(
     [replayed] = function.invoke(queue({**request, "AllowInsecure": True}))["Results"]
     assert (replayed["TaskNo"], replayed["Replayed"]) == (allowed["TaskNo"], True)
     assert len(function.domain_api_calls(SAVE)) == 1
+
+
+# --- one end per task, whatever order the checks come in -------------------------------------------
+
+@pytest.fixture
+def watched(function, monkeypatch):
+    from deleter.idempotency import InMemoryStore
+    from .test_watch import Watched
+
+    monkeypatch.setenv("WATCH_QUEUE", "ds-record-deleter-watch")
+    return Watched(function, InMemoryStore())
+
+
+def test_a_late_copy_of_an_earlier_check_tells_no_second_end(watched, emulator):
+    """The end of a task is told once: KeyTagStillListed (a Failed) was published, then an earlier
+    check's message came again (a batch redelivered) after the registry's list caught up, and
+    published Completed for the same TaskNo."""
+    [result] = watched.invoke({"DomainName": "example.net", "KeyTag": 31589})["Results"]
+    [first] = watched.pending()
+    watched.function.tasks()  # the task succeeds on this read...
+    emulator.put_domain({"DomainName": "example.net", "DSRecords": [
+        {"KeyTag": 31589, "Algorithm": 8, "DigestType": 2, "Digest": "CD" * 32}]})  # ...and is listed all the same
+    watching = datetime.now(timezone.utc) - timedelta(minutes=30)
+    late = WatchMessage(result["TaskNo"], "example.net", 31589, Source("mns_queue", "m"), 5, watching, watching,
+                        "EXECUTE_SUCCESS", datetime.now(timezone.utc) - timedelta(minutes=20))
+    [told] = watched.deliver_body(late.encode())["Results"]
+    assert (told["Status"], told["Event"]) == ("ENDED", "DSRecordDeletionFailed")
+    emulator.put_domain({"DomainName": "example.net", "DSRecords": []})  # the list caught up
+    [again] = watched.deliver([first])["Results"]  # the first check, delivered again
+    assert (again["Status"], again["Event"], again["Replayed"]) == ("ENDED", "DSRecordDeletionFailed", True)
+    assert [end["Event"] for end in watched.ends()] == ["DSRecordDeletionFailed"]
+
+
+def test_a_task_told_timed_out_is_told_nothing_more(watched, emulator):
+    """TimedOut says nothing more is published for the task: a copy of an earlier check must not
+    publish Completed when the task ends later."""
+    emulator.set_task_delays(600, 600)
+    [result] = watched.invoke({"DomainName": "example.net", "KeyTag": 31589})["Results"]
+    [first] = watched.pending()
+    long_ago = datetime.now(timezone.utc) - timedelta(days=2)
+    late = WatchMessage(result["TaskNo"], "example.net", 31589, Source("mns_queue", "m"), 90, long_ago, long_ago,
+                        "WAITING_EXECUTE")
+    [told] = watched.deliver_body(late.encode())["Results"]
+    assert (told["Status"], told["Event"]) == ("ENDED", "DSRecordDeletionTimedOut")
+    emulator.set_task_delays(0, 0)
+    watched.function.tasks()
+    [again] = watched.deliver([first])["Results"]
+    assert (again["Status"], again["Event"], again["Replayed"]) == ("ENDED", "DSRecordDeletionTimedOut", True)
+    assert [end["Event"] for end in watched.ends()] == ["DSRecordDeletionTimedOut"]

@@ -14,9 +14,11 @@ to this function. Each check asks the service (QueryTaskDetailList), then:
 - still pending WATCH_MAX_SECONDS after watching began: TimedOut, with the last status seen.
 
 The message carries all a check needs, so checks keep no state; the store only makes each effect
-happen once (once.py): a task's end is published once per event (`watch:<TaskNo>|<Event>`) and
-each check is scheduled once (`watch:<TaskNo>#<Attempt>`), however often a message is delivered
-again. That second key is also why a joined request (the DS record's task is another request's)
+happen once (once.py): a task's end is published once (`watch:<TaskNo>|end`: one end per task,
+whichever check decides it first) and each check is scheduled once (`watch:<TaskNo>#<Attempt>`),
+however often a message is delivered again. The end told is noted (`task-ended:<TaskNo>`), so a
+late copy of an earlier check neither tells a second end (a Completed after a KeyTagStillListed
+or a TimedOut) nor starts the checks again: it answers the end told, without a call. That second key is also why a joined request (the DS record's task is another request's)
 starts no second chain of checks: its first check is the task's first check, already scheduled;
 if that scheduling had failed, the joined request's schedules it. A task adopted or joined after
 it ended is checked at once, so its end is told.
@@ -168,6 +170,14 @@ class FollowUpUseCase:
     def _check(self, item: IncomingCheck) -> CheckOutcome:
         message, log = item.message, _log_fields(item)
         try:
+            told = self._p.store.marker(ended_name(message.task_no))
+        except StoreError as error:
+            return self._not_done("Task not checked: the watch message comes again", item, "", error, log)
+        if told:
+            logger.info("Task's end already published", extra={**log, "event": told})
+            return CheckOutcome(ENDED_NOW, item.source, message, task_status=message.last_task_status, event=told,
+                                replayed=True)
+        try:
             state = read_task(self._p.domain_api, self._p.retrier, message.task_no, message.domain_name)
             listed = state is not None and state.status == SUCCESS and key_tag_listed(
                 self._p.domain_api, self._p.retrier, message.domain_name, message.key_tag)
@@ -226,19 +236,27 @@ class FollowUpUseCase:
                             next_delay_seconds=delay, replayed=not made)
 
     def _end(self, item: IncomingCheck, status: str, notification: Notification, log: dict) -> CheckOutcome:
-        """Publish how the task ended, once per TaskNo and event."""
+        """Publish how the task ended, once per TaskNo (whichever end was decided first), and note it."""
         def publish() -> None:
             self._p.publish_retrier.call(lambda: self._p.notifier.send(notification),
                                          retry_on=(RetryableError, OutcomeUnknownError), what="PublishMessage")
 
-        log = {**log, "event": notification.event}
+        task_no, event = item.message.task_no, notification.event
+        log, made = {**log, "event": event}, False
         try:
-            made = self._once.run(f"watch:{item.message.task_no}|{notification.event}", publish, log)
+            made = self._once.run(f"watch:{task_no}|end", publish, log)
+            # An end told by another check whose note was not written yet: its event is not known
+            # here, this one's stands in for it.
+            event = event if made else (self._p.store.marker(ended_name(task_no)) or event)
+            self._p.store.set_marker(ended_name(task_no), event, self._once.settled_ttl_ms)
         except (CloudError, StoreError, Busy, ValueError) as error:
-            return self._not_done("Task's end not published: the watch message comes again", item, status, error, log)
-        logger.info("Task's end published" if made else "Task's end already published", extra=log)
-        return CheckOutcome(ENDED_NOW, item.source, item.message, task_status=status, event=notification.event,
-                            replayed=not made)
+            if isinstance(error, StoreError) and made:  # told, not noted: only a late copy could tell it again
+                logger.warning("Task's end published but not noted", extra={**log, "store_error": str(error)})
+            else:
+                return self._not_done("Task's end not published: the watch message comes again", item, status,
+                                      error, log)
+        logger.info("Task's end published" if made else "Task's end already published", extra={**log, "event": event})
+        return CheckOutcome(ENDED_NOW, item.source, item.message, task_status=status, event=event, replayed=not made)
 
     @staticmethod
     def _not_done(what: str, item: IncomingCheck, status: str, error: Exception, log: dict) -> CheckOutcome:
@@ -247,6 +265,11 @@ class FollowUpUseCase:
         reason = getattr(error, "message", None) or str(error)
         logger.error(what, extra={**log, "code": code, "reason": reason})
         return CheckOutcome(NOT_CHECKED, item.source, item.message, task_status=status, code=code, reason=reason)
+
+
+def ended_name(task_no: str) -> str:
+    """The marker of the end told for a task (its notification's Event)."""
+    return f"task-ended:{task_no}"
 
 
 def _log_fields(item: IncomingCheck) -> dict:

@@ -26,7 +26,7 @@ class Once:
         self._deadline = deadline
         self._now_ms = now_ms
         self._sleep = sleep
-        self._settled_ttl_ms = settled_ttl_ms  # as long as the asking message can be delivered again
+        self.settled_ttl_ms = settled_ttl_ms  # as long as the asking message can be delivered again
         self._instance_id = instance_id
 
     def run(self, key: str, effect: Callable[[], object], log: dict) -> bool:
@@ -45,7 +45,7 @@ class Once:
             raise
         try:
             self._store.update(key, owner, {"status": idempotency.PUBLISHED, "final": "1", "lease_until_ms": "0"},
-                               self._settled_ttl_ms)
+                               self.settled_ttl_ms)
         except StoreError as error:  # made, not recorded: a redelivery makes it again, nothing is lost
             logger.warning("Effect made but not recorded: a redelivery may repeat it",
                            extra={**log, "once_key": key, "store_error": str(error)})
@@ -59,7 +59,7 @@ class Once:
         def decided() -> bool:
             nonlocal claim
             claim = self._store.acquire(key, owner, "once", self._now_ms() + self._deadline.lease_ms(),
-                                        self._now_ms(), self._settled_ttl_ms)
+                                        self._now_ms(), self.settled_ttl_ms)
             record = claim.record
             return claim.acquired or record.final or not record.owner.startswith(f"{self._instance_id}/")
 
@@ -68,6 +68,6 @@ class Once:
 
     def _free(self, key: str, owner: str, log: dict) -> None:
         try:
-            self._store.update(key, owner, {"lease_until_ms": "0"}, self._settled_ttl_ms)
+            self._store.update(key, owner, {"lease_until_ms": "0"}, self.settled_ttl_ms)
         except StoreError as error:  # the lease lapses with the invocation anyway
             logger.warning("Record not freed", extra={**log, "once_key": key, "store_error": str(error)})
