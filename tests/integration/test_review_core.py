@@ -3,6 +3,7 @@ The real handler against the emulator over HTTP, with real signed name servers w
 check runs."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -131,3 +132,48 @@ def test_a_task_told_timed_out_is_told_nothing_more(watched, emulator):
     [again] = watched.deliver([first])["Results"]
     assert (again["Status"], again["Event"], again["Replayed"]) == ("ENDED", "DSRecordDeletionTimedOut", True)
     assert [end["Event"] for end in watched.ends()] == ["DSRecordDeletionTimedOut"]
+
+
+# --- a joined request never answered before its task ended -----------------------------------------
+
+def join_unpublished(function, emulator) -> tuple:
+    """A first request makes the task; a second (a queue message) joins it, and its Submitted
+    cannot be published: (the first's result, the joining batch to deliver again)."""
+    from triggers.common import RedeliveryRequired
+
+    from .test_one_task_per_record import queue_message
+
+    record = {"DomainName": "example.com", "KeyTag": 2371}
+    [made] = function.invoke([queue_message(record, "M-first")])["Results"]
+    emulator.set_faults({"rules": [{"service": "mns", "action": "PublishMessage", "fault": "unavailable",
+                                    "rate": 1}]})
+    joining = [queue_message(record, "M-joining")]
+    with pytest.raises(RedeliveryRequired):
+        function.invoke(joining)
+    emulator.set_faults(None)
+    return made, joining
+
+
+def test_a_joined_request_unpublished_until_its_task_failed_makes_a_new_task(function, emulator):
+    """The request joined the DS record's pending task, and its Submitted could not be published;
+    by its redelivery the task had failed (its Failed told already, to the first request's Source).
+    The redelivery answered "joined, EXECUTING" for a task that had failed, and its requester heard
+    of no end after it: a failed task lets a new request make a new task, this one included."""
+    emulator.put_domain({"DomainName": "example.com", "TaskOutcome": "failure", "DSRecords": [
+        {"KeyTag": 2371, "Algorithm": 13, "DigestType": 2, "Digest": "AB" * 32}]})
+    emulator.set_task_delays(0.5, 0.5)
+    made, joining = join_unpublished(function, emulator)
+    time.sleep(1.2)
+    [task] = function.tasks("example.com")
+    assert (task["TaskNo"], task["TaskStatus"]) == (made["TaskNo"], "EXECUTE_FAILURE")
+    [again] = function.invoke(joining)["Results"]
+    assert again["Status"] == "SUBMITTED" and again["TaskNo"] != made["TaskNo"] and "Joined" not in again, again
+    assert len(function.domain_api_calls(SAVE)) == 2
+
+
+def test_a_joined_request_unpublished_while_its_task_is_pending_still_joins_it(function, emulator):
+    emulator.set_task_delays(60, 60)
+    made, joining = join_unpublished(function, emulator)
+    [again] = function.invoke(joining)["Results"]
+    assert (again["TaskNo"], again["Joined"], again["TaskStatus"]) == (made["TaskNo"], True, "WAITING_EXECUTE")
+    assert len(function.domain_api_calls(SAVE)) == 1

@@ -118,7 +118,10 @@ class DeletionUseCase:
                 f"{used} was already used for another request (another DomainName or KeyTag)"))
         if not claim.acquired:
             return self._replay(record, request, source) if record.final else self._busy(request, source)
-        if record.status == idempotency.SUBMITTED:
+        # Joined, never answered: the task it joined may have ended since (a failure lets it make a
+        # new task), so it joins again rather than tell a stale status nobody follows to an end.
+        rejoin = record.joined and not record.notified
+        if record.status == idempotency.SUBMITTED and not rejoin:
             task: Union[Task, Outcome] = Task(record.task_no, record.api_request_id, record.adopted, record.joined,
                                               record.task_status, Clearance.from_record(record.safety))
         elif record.status == idempotency.FAILED:  # refused for good, its notice still owed
