@@ -12,7 +12,10 @@ from deleter.source import Source
 from deleter.watch_message import WatchMessage
 from local.dns import SignedZone, stale_ds
 
+from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
+
 from .test_guard import http, queue, rows, serve  # noqa: F401  (serve: a fixture)
+from .test_watch import Watched, store  # noqa: F401  (store: a fixture)
 
 SAVE = "SaveSingleTaskForDeletingDSRecord"
 
@@ -88,12 +91,10 @@ def test_asked_again_with_force_under_the_same_idempotency_key_is_checked_again(
 # --- one end per task, whatever order the checks come in -------------------------------------------
 
 @pytest.fixture
-def watched(function, monkeypatch):
-    from deleter.idempotency import InMemoryStore
-    from .test_watch import Watched
-
+def watched(function, monkeypatch, store):
+    """Watching on, on the in-memory store and on a real Redis (test_watch's `store`)."""
     monkeypatch.setenv("WATCH_QUEUE", "ds-record-deleter-watch")
-    return Watched(function, InMemoryStore())
+    return Watched(function, store)
 
 
 def test_a_late_copy_of_an_earlier_check_tells_no_second_end(watched, emulator):
