@@ -18,8 +18,9 @@ happen once (once.py): a task's end is published once (`watch:<TaskNo>|end`: one
 whichever check decides it first) and each check is scheduled once (`watch:<TaskNo>#<Attempt>`),
 however often a message is delivered again. The end told is noted (`task-ended:<TaskNo>`), so a
 late copy of an earlier check neither tells a second end (a Completed after a KeyTagStillListed
-or a TimedOut) nor starts the checks again: it answers the end told, without a call. That second key is also why a joined request (the DS record's task is another request's)
-starts no second chain of checks: its first check is the task's first check, already scheduled;
+or a TimedOut) nor starts the checks again: it answers the end told, without a call. The
+per-attempt key is also why a joined request (the DS record's task is another request's) starts
+no second chain of checks: its first check is the task's first check, already scheduled;
 if that scheduling had failed, the joined request's schedules it. A task adopted or joined after
 it ended is checked at once, so its end is told.
 
