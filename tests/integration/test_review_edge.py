@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+from deleter.idempotency import InMemoryStore
+from local.queue_trigger import cloud_events
+
 from .conftest import EVENTS
 from .test_one_task_per_record import queue_message
+from .test_watch import WATCH_QUEUE, Watched
 
 
 # --- an EventBridge event that is one CloudEvent, not a list --------------------------------------
@@ -25,3 +29,38 @@ def test_a_lone_cloud_event_carrying_a_watch_message_is_checked(function):
     assert (result["Status"], result["Event"], result["Attempt"]) == ("ENDED", "DSRecordDeletionTimedOut", 7)
     assert [n["Event"] for n in function.notifications()] == ["DSRecordDeletionTimedOut"]
 
+# --- a watch message forged on the request queue ----------------------------------------------------
+
+def test_a_watch_message_on_the_request_queue_is_refused_and_the_real_end_still_told(function, monkeypatch):
+    """Anyone who may send deletion requests to the request queue could send a watch message there:
+    a real TaskNo with a KeyTag of their choosing, told Completed, and the task's true end (published
+    once per TaskNo and event) never told. Only the watch queue's watch messages are checks."""
+    monkeypatch.setenv("WATCH_QUEUE", WATCH_QUEUE)
+    watched = Watched(function, InMemoryStore())
+    [made] = watched.invoke(queue_message({"DomainName": "example.net", "KeyTag": 31589}, "M-real"))["Results"]
+    [genuine] = watched.pending()
+    forged = {**json.loads(genuine["MessageBody"]), "KeyTag": 4242}
+    account, region = function.emulator.account_id, function.emulator.region
+    function.emulator.wait_idle()
+    calls_before = len(function.cloud_calls())
+    [refused] = watched.invoke(cloud_events([("M-forged", json.dumps(forged))], "ds-record-deleter-requests",
+                                            account, region))["Results"]
+    assert (refused["Status"], refused["Code"]) == ("REJECTED", "InvalidWatchMessage")
+    assert "watch queue" in refused["Message"]
+    assert not [c for c in function.cloud_calls()[calls_before:] if c["service"] == "domain"]  # nothing checked
+    [check] = watched.deliver()["Results"]
+    assert (check["Status"], check["Event"]) == ("ENDED", "DSRecordDeletionCompleted")
+    [completed] = watched.ends()
+    assert (completed["TaskNo"], completed["KeyTag"]) == (made["TaskNo"], 31589)
+
+
+def test_the_watch_queue_and_an_envelope_without_a_queue_still_carry_checks(function, monkeypatch):
+    monkeypatch.setenv("WATCH_QUEUE", WATCH_QUEUE)
+    [event] = json.loads((EVENTS / "mns_queue_watch.json").read_text())  # its subject: the watch queue
+    watched = Watched(function, InMemoryStore())
+    [result] = watched.invoke([event])["Results"]
+    assert (result["Status"], result["Event"]) == ("ENDED", "DSRecordDeletionTimedOut")
+    del event["subject"]
+    event["data"]["messageId"] = "another"
+    [result] = watched.invoke([event])["Results"]
+    assert result["Status"] != "REJECTED"

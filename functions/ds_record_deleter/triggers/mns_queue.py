@@ -5,7 +5,7 @@ streaming), or one CloudEvent alone (event-driven mode). A message holds deletio
 The batch is retried whole when the invocation fails; there is no per-message failure report."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from deleter.source import MNS_QUEUE, Source
 
@@ -38,6 +38,13 @@ def _source(cloud_event: dict, position: int) -> Source:
     return Source(MNS_QUEUE, own_id or f"message-{position}", survives_redelivery=bool(own_id))
 
 
+def _queue(cloud_event: dict) -> Optional[str]:
+    """The queue EventBridge read the message from ("acs:mns:<region>:<account>:queues/<name>");
+    the envelope is EventBridge's, so a sender to the queue cannot change it."""
+    _, found, name = str(cloud_event.get("subject") or "").rpartition(":queues/")
+    return name if found and name else None
+
+
 def correlation_id(event: Any, context: Any) -> str:
     """One message: its id; several: the invocation's request id."""
     events = _cloud_events(event)
@@ -48,7 +55,7 @@ def delivery(event: Any, context: Any, options: TriggerOptions) -> Delivery:
     items = [item for position, cloud_event in enumerate(_cloud_events(event))
              for item in watch.items_in(lambda: decode_message_body(_data(cloud_event).get("messageBody")),
                                         _source(cloud_event, position),
-                                        options.max_batch)]
+                                        options.max_batch, _queue(cloud_event), options.watch_queue)]
     return Delivery(items)
 
 
