@@ -3,11 +3,18 @@ found in review, on real code paths (the function over HTTP against the emulator
 from __future__ import annotations
 
 import json
+import socket
 
+import pytest
+
+from cloud.errors import OutcomeUnknownError, RetryableError
+from cloud.http import new_session
+from cloud.mns import MnsClient
 from deleter.idempotency import InMemoryStore
 from local.queue_trigger import cloud_events
 
 from .conftest import EVENTS
+from .test_call_budget import CREDENTIALS, misbehaving  # noqa: F401 -- a fixture
 from .test_one_task_per_record import queue_message
 from .test_watch import WATCH_QUEUE, Watched
 
@@ -64,3 +71,33 @@ def test_the_watch_queue_and_an_envelope_without_a_queue_still_carry_checks(func
     event["data"]["messageId"] = "another"
     [result] = watched.invoke([event])["Results"]
     assert result["Status"] != "REJECTED"
+
+# --- a 2xx answer from MNS that is not MNS's answer -------------------------------------------------
+
+def _answer_200(body: bytes, content_type: bytes = b"text/html"):
+    def answer(raw: bytes, sock: socket.socket) -> None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n" % (content_type, len(body))
+                     + body)
+    return answer
+
+
+NOT_MNS_ANSWERS = {
+    "a proxy's XHTML page": _answer_200(b"<html><body>Welcome</body></html>"),
+    "an empty body": _answer_200(b""),
+    "XML without a MessageId": _answer_200(b'<?xml version="1.0"?><Message><MessageBodyMD5>X</MessageBodyMD5></Message>',
+                                           b"text/xml"),
+}
+
+
+@pytest.mark.parametrize("answer", NOT_MNS_ANSWERS.values(), ids=NOT_MNS_ANSWERS.keys())
+def test_a_2xx_without_a_message_id_is_no_publish_nor_send(misbehaving, answer):
+    """Taken for published, the notification of a TaskNo would be lost: unknown, so it is retried
+    (consumers dedupe by TaskNo) and, failing that, the request stays open."""
+    client = MnsClient(new_session(1), CREDENTIALS, misbehaving(answer).url)
+    for call in (lambda: client.publish("topic", "body"), lambda: client.send("queue", "body", 5)):
+        with pytest.raises(OutcomeUnknownError) as caught:
+            call()
+        assert (caught.value.code, caught.value.http_status) == ("InvalidResponse", 200)
+    with pytest.raises(RetryableError):  # a read: whatever it did harms nothing
+        client.receive("queue")
+
