@@ -14,7 +14,7 @@ from deleter.idempotency import InMemoryStore
 from local.queue_trigger import cloud_events
 
 from .conftest import EVENTS
-from .test_call_budget import CREDENTIALS, misbehaving  # noqa: F401 -- a fixture
+from .test_call_budget import CREDENTIALS, domain_client, misbehaving  # noqa: F401 -- a fixture
 from .test_one_task_per_record import queue_message
 from .test_watch import WATCH_QUEUE, Watched
 
@@ -101,3 +101,29 @@ def test_a_2xx_without_a_message_id_is_no_publish_nor_send(misbehaving, answer):
     with pytest.raises(RetryableError):  # a read: whatever it did harms nothing
         client.receive("queue")
 
+
+
+# --- a 2xx answer of the Domain API that carries a Code ------------------------------------------------
+
+def _json_200(body: dict):
+    return _answer_200(json.dumps(body).encode(), b"application/json")
+
+
+def test_a_2xx_deletion_answer_with_its_task_no_is_the_task_whatever_code_it_carries(misbehaving):
+    """The service's refusals come with a 4xx or 5xx status. A 2xx naming a TaskNo says the task
+    exists: refused for good, its TaskNo was lost and the DS record's next request made a second."""
+    answer = {"RequestId": "R-1", "TaskNo": "T-1", "Code": "200", "Success": True}
+    task = domain_client(misbehaving(_json_200(answer)).url).save_deleting_ds_task("example.net", 31589)
+    assert (task.task_no, task.request_id) == ("T-1", "R-1")
+
+
+def test_a_2xx_with_a_code_and_no_task_no_is_unknown_for_the_send_and_retryable_for_a_read(misbehaving):
+    """A WAF's JSON page at 200 (a Code, a RequestId, no data): not a refusal of the service, so
+    never final; unknown whether a send went through, and a read is asked again."""
+    client = domain_client(misbehaving(_json_200({"RequestId": "R-2", "Code": "Blocked", "Message": "waf"})).url)
+    with pytest.raises(OutcomeUnknownError) as caught:
+        client.save_deleting_ds_task("example.net", 31589)
+    assert (caught.value.code, caught.value.http_status) == ("InvalidResponse", 200)
+    with pytest.raises(RetryableError) as caught:
+        client.query_ds_records("example.net")
+    assert (caught.value.code, caught.value.http_status) == ("InvalidResponse", 200)
