@@ -57,7 +57,8 @@ class FunctionInstance:
         self.allowlist = DomainAllowlist(settings.allowed_domains)
         self.retry_policy = RetryPolicy(settings.retry_base_delay_seconds, settings.retry_max_delay_seconds)
         webhook = WebhookVerifier(settings.webhook_secret, self.store.first_use) if settings.webhook_secret else None
-        self.trigger_options = TriggerOptions(max_batch=settings.max_batch, webhook=webhook)
+        self.trigger_options = TriggerOptions(max_batch=settings.max_batch, webhook=webhook,
+                                              watch_queue=settings.watch_queue)
         logger.setLevel(settings.log_level)
 
     @classmethod

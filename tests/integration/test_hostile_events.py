@@ -337,8 +337,11 @@ def documented_trigger(event: Any) -> str:
             return "mns_topic"
         if {"triggerTime", "triggerName"} <= event.keys():
             return "timer"
-    if isinstance(event, list) and event and all(
-            isinstance(item, dict) and str(item.get("type", "")).startswith("mns:Queue") for item in event):
+    def queue_event(item: Any) -> bool:
+        return isinstance(item, dict) and str(item.get("type", "")).startswith("mns:Queue")
+
+    # A list of CloudEvents (event streaming), or one alone (EventBridge's event-driven mode).
+    if queue_event(event) or isinstance(event, list) and event and all(map(queue_event, event)):
         return "mns_queue"
     return "direct"
 

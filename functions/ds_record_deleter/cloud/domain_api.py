@@ -270,9 +270,12 @@ class DomainApiClient:
         status = response.status_code
         if status < 400 and isinstance(body, dict) and "Code" not in body:
             return body
-        # Only the service's own JSON error is its answer; anything else (a gateway's HTML page,
-        # a proxy's JSON) says by its status alone what may have happened.
-        from_service = isinstance(body, dict) and bool(body.get("Code")) and "RequestId" in body
+        if status < 300 and isinstance(body, dict) and mutating and body.get("TaskNo"):
+            return body  # a 2xx naming its TaskNo: the task exists, whatever Code the answer also carries
+        # Only the service's own JSON error (a 4xx or 5xx status) is its refusal; anything else (a
+        # gateway's HTML page, a proxy's JSON, a Code in a 2xx) says by its status alone what may
+        # have happened.
+        from_service = status >= 400 and isinstance(body, dict) and bool(body.get("Code")) and "RequestId" in body
         if not from_service and status < 400:  # accepted, unreadable: says nothing of the effect
             error_class = OutcomeUnknownError if mutating else RetryableError
             raise error_class("InvalidResponse", f"HTTP {status} with a body that is not the API's JSON",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
@@ -89,7 +89,7 @@ class MnsClient:
         if tag is not None and not 1 <= len(tag) <= 16:
             raise ValueError("a MessageTag has 1 to 16 characters")
         fields = self._call("POST", f"/topics/{quote(topic, safe='')}/messages", "PublishMessage",
-                            message_xml(body, MessageTag=tag), mutating=True)
+                            message_xml(body, MessageTag=tag), mutating=True, answers=("MessageId",))
         return SentMessage(fields.get("MessageId", ""), fields.get("MessageBodyMD5", ""))
 
     def send(self, queue: str, body: str, delay_seconds: Optional[int] = None) -> SentMessage:
@@ -98,14 +98,15 @@ class MnsClient:
         if delay_seconds is not None and not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
             raise ValueError(f"DelaySeconds must be 0..{MAX_DELAY_SECONDS}")
         fields = self._call("POST", f"/queues/{quote(queue, safe='')}/messages", "SendMessage",
-                            message_xml(body, DelaySeconds=delay_seconds), mutating=True)
+                            message_xml(body, DelaySeconds=delay_seconds), mutating=True, answers=("MessageId",))
         return SentMessage(fields.get("MessageId", ""), fields.get("MessageBodyMD5", ""))
 
     def receive(self, queue: str, wait_seconds: int = 0) -> Optional[ReceivedMessage]:
         """ReceiveMessage with long polling; None when the queue has nothing to give."""
         path = f"/queues/{quote(queue, safe='')}/messages?waitseconds={int(wait_seconds)}"
         fields = self._call("GET", path, "ReceiveMessage", b"", mutating=False,
-                            read_timeout=self._timeout[1] + wait_seconds, empty_code="MessageNotExist")
+                            read_timeout=self._timeout[1] + wait_seconds, empty_code="MessageNotExist",
+                            answers=("MessageId", "ReceiptHandle"))
         if fields is None:
             return None
         return ReceivedMessage(fields["MessageId"], fields["ReceiptHandle"], fields.get("MessageBody", ""),
@@ -130,6 +131,7 @@ class MnsClient:
         mutating: bool,
         read_timeout: Optional[float] = None,
         empty_code: Optional[str] = None,
+        answers: Tuple[str, ...] = (),
     ) -> Optional[dict]:
         creds = self._credentials
         headers = {
@@ -153,19 +155,24 @@ class MnsClient:
                         timeout=timeout, service=SERVICE, action=action, mutating=mutating,
                         time_left=self._time_left)
         if response.status_code < 300:
-            return self._accepted(response, action, mutating)
+            return self._accepted(response, action, mutating, answers)
         return self._raise(response, action, mutating, empty_code)
 
     @staticmethod
-    def _accepted(response: requests.Response, action: str, mutating: bool) -> dict:
+    def _accepted(response: requests.Response, action: str, mutating: bool, answers: Tuple[str, ...]) -> dict:
+        """The answer's fields, which must name what the action answers (a MessageId): a 2xx that
+        is not MNS's answer (unreadable, empty, a proxy's XHTML page) says nothing of whether a
+        publish or send happened, and taking it for done would lose the notification."""
         try:
-            return _fields(response.content) if response.content else {}
+            fields = _fields(response.content) if response.content else {}
         except ElementTree.ParseError:
-            # Accepted, but the answer cannot be read: a publish or send may have happened.
-            error_class = OutcomeUnknownError if mutating else RetryableError
-            raise error_class("InvalidResponse", f"HTTP {response.status_code} with a body that is not XML",
-                              service=SERVICE, action=action, http_status=response.status_code,
-                              request_id=response.headers.get("x-mns-request-id")) from None
+            fields = None
+        if fields is not None and all(fields.get(name) for name in answers):
+            return fields
+        error_class = OutcomeUnknownError if mutating else RetryableError
+        raise error_class("InvalidResponse", f"HTTP {response.status_code} with a body that is not MNS's answer",
+                          service=SERVICE, action=action, http_status=response.status_code,
+                          request_id=response.headers.get("x-mns-request-id"))
 
     def _raise(self, response: requests.Response, action: str, mutating: bool, empty_code: Optional[str]) -> None:
         try:

@@ -25,6 +25,7 @@ class TriggerOptions:
     """Limits and checks the adapters apply before anything reaches the core."""
     max_batch: int = 100
     webhook: Optional[WebhookVerifier] = None
+    watch_queue: Optional[str] = None  # WATCH_QUEUE: the one queue whose watch messages are checks
 
 
 @dataclass(frozen=True)
