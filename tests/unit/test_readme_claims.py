@@ -64,3 +64,38 @@ def test_the_configuration_table_states_each_number_setting_s_range_as_the_code_
         for name, pair in zip(names_in(variables), found):
             stated[name] = (float(pair[0]), float(pair[1]))
     assert stated == {name: (float(low), float(high)) for name, (low, high) in ranges.items()}
+
+
+# --- Deploying: the parameter table is the template's ---------------------------------------------
+
+def parameter_rows() -> List[List[str]]:
+    return table_rows(section("Deploying"), "parameter")
+
+
+def test_the_parameter_table_names_every_template_parameter():
+    parameters = load()["Parameters"]
+    named = {name for row in parameter_rows() for name in names_in(row[0] + " " + row[2])}
+    # make deploy sets the two code objects: the CodeBucket row says so.
+    assert set(parameters) - named == set()
+    assert named & set(parameters) == set(parameters)
+
+
+def test_the_parameter_table_states_the_template_s_defaults_and_ranges():
+    parameters = load()["Parameters"]
+    checked = 0
+    for names_cell, default_cell, meaning in parameter_rows():
+        names = [n for n in names_in(names_cell) if n in parameters]
+        defaults = re.findall(r"`([^`]*)`", without_asides(default_cell))
+        if defaults and len(defaults) == len(names):  # the rows whose defaults are all literal values
+            for name, stated in zip(names, defaults):
+                assert stated == str(parameters[name]["Default"]), name
+                checked += 1
+        for name, (low, high) in zip(names, re.findall(rf"({NUMBER})\.\.({NUMBER})", meaning)):
+            definition = parameters[name]
+            assert (float(low), float(high)) == (definition["MinValue"], definition["MaxValue"]), name
+    assert checked >= 10
+
+
+def test_the_outputs_make_deploy_prints_are_the_stack_s():
+    listed = section("Deploying").split("prints its outputs:", 1)[1].split(".\n", 1)[0]
+    assert set(names_in(listed)) == set(load()["Outputs"])
