@@ -99,3 +99,36 @@ def test_the_parameter_table_states_the_template_s_defaults_and_ranges():
 def test_the_outputs_make_deploy_prints_are_the_stack_s():
     listed = section("Deploying").split("prints its outputs:", 1)[1].split(".\n", 1)[0]
     assert set(names_in(listed)) == set(load()["Outputs"])
+
+
+# --- Runbook: a row for every ERROR line, and every row's message is logged at ERROR --------------
+
+def error_messages() -> Set[str]:
+    """What the function logs at ERROR: logger.error's literal messages, the follow-up's
+    `_not_done` ones, a reconciliation's claim, and a 5xx refusal's (triggers/common.py)."""
+    messages = {"Request refused"}
+    for path in FUNCTION.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            first = node.args[0]
+            if name in ("error", "_not_done") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                messages.add(first.value)
+            # log = logger.info if ... else logger.error; log("..." + ("" if ... else " and ..."))
+            if name == "log" and isinstance(first, ast.BinOp) and isinstance(first.right, ast.IfExp):
+                messages.add(first.left.value + first.right.orelse.value)
+    return messages
+
+
+def runbook_messages() -> Set[str]:
+    rows = table_rows(section("Runbook"), "log message")
+    return {message for row in rows for message in re.findall(r"`([^`]+)`", without_asides(row[0]))}
+
+
+def test_every_runbook_message_is_one_the_function_logs_at_error():
+    assert runbook_messages() - error_messages() == set()
+
+
+def test_every_error_line_of_the_function_has_a_runbook_row():
+    assert error_messages() - runbook_messages() == set()
