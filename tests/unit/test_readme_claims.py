@@ -132,3 +132,41 @@ def test_every_runbook_message_is_one_the_function_logs_at_error():
 
 def test_every_error_line_of_the_function_has_a_runbook_row():
     assert error_messages() - runbook_messages() == set()
+
+
+# --- Notifications: the table names the schema's fields; `?` marks the optional ones --------------
+
+def test_the_notification_table_is_the_schema_s():
+    from deleter.notifications import TAGS
+
+    schema = json.loads((FUNCTION / "deleter" / "notification.schema.json").read_text())
+    events = {}
+    for ref in schema["oneOf"]:
+        definition = schema["$defs"][ref["$ref"].rsplit("/", 1)[1]]
+        events[definition["properties"]["Event"]["const"]] = definition
+    text = section("Notifications")
+    rows = {names_in(row[0])[0]: row for row in table_rows(text, "event")}
+    assert set(rows) == set(events) == set(TAGS)
+    # The Submitted row's checks fields are in the paragraph below the table.
+    extra = text.split("A `DSRecordDeletionSubmitted` for a task", 1)[1].split("\n\n", 1)[0]
+    for event, (_, tag, fields) in rows.items():
+        assert tag == f"`{TAGS[event]}`", event
+        definition = events[event]
+        named = set(names_in(fields + (extra if event == "DSRecordDeletionSubmitted" else "")))
+        assert set(definition["properties"]) - {"Event"} <= named, event
+        optional = set(re.findall(r"`([A-Za-z]+)`\?", fields))
+        assert not optional & set(definition["required"]), event
+
+
+# --- The layout names what is there -----------------------------------------------------------------
+
+def test_the_layout_names_every_part_of_local_and_paths_that_exist():
+    block = section("How the code is laid out").split("```", 2)[1]
+    for path in re.findall(r"^([\w./-]+/?)\s", block, re.M):
+        assert (ROOT / path).exists() or (FUNCTION / path).exists(), path
+    local = block.split("\nlocal/", 1)[1].split("\ntests/", 1)[0]
+    for entry in sorted((ROOT / "local").iterdir()):
+        if entry.name.startswith(("_", ".")):
+            continue
+        shown = entry.name + "/" if entry.is_dir() else entry.name
+        assert shown in local, shown
