@@ -170,3 +170,23 @@ def test_the_layout_names_every_part_of_local_and_paths_that_exist():
             continue
         shown = entry.name + "/" if entry.is_dir() else entry.name
         assert shown in local, shown
+
+
+# --- make help lists every target; the README shows each -------------------------------------------
+
+def phony_targets() -> List[str]:
+    """The targets a user runs (`install` is the others' first step)."""
+    makefile = (ROOT / "Makefile").read_text()
+    return [t for t in re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split() if t not in ("help", "install")]
+
+
+def test_make_help_lists_every_target():
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    listed = set(re.findall(r"^make (\w+)", out, re.M))
+    assert set(phony_targets()) == listed
+
+
+@pytest.mark.parametrize("target", phony_targets())
+def test_the_readme_s_command_table_has_a_row_per_target(target):
+    commands = table_rows(section("Quick start"), "command")
+    assert any(row[0].startswith(f"`make {target}") for row in commands), target
