@@ -21,6 +21,7 @@ help:
 	@echo "make bench     benchmarks against the official SDK stack; writes bench/results.json"
 	@echo "make deploy    build, upload to OSS, create or update the ROS stack (README: Deploying); DRY_RUN=1 only prints the plan"
 	@echo "make cli ARGS=\"send --webhook URL --domain D --key-tag N --follow\"   the operator's tool (README: For operators)"
+	@echo "make clean     remove build/ and .pytest_cache (not .venv)"
 
 install: $(VENV)/.installed-$(PYTHON_VERSION)
 

@@ -53,7 +53,7 @@ SETTINGS_FILE = FUNCTION_DIR / "deleter" / "settings.py"
 SDK_PACKAGES = ("alibabacloud-domain20180129==5.1.1", "alibabacloud-tea-openapi==0.4.6", "aliyun-mns-sdk==1.3.0")
 DNS_PACKAGES = ("dnspython", "cryptography", "cffi")  # at the layer's pins
 WATCH_QUEUE = "ds-record-deleter-followup"  # in the emulator's seed
-VCPU_SHARES = (0.1, 0.25)  # FC's smallest sizes: 128 MB runs on about 0.1 vCPU, 256 MB on 0.25
+VCPU_SHARES = (0.1, 0.2)  # the template's two smallest sizes (InstanceSizes): 128 MB on 0.1 vCPU, 256 MB on 0.2
 MB = 1024 * 1024
 WEBHOOK_SECRET = "bench-webhook-secret-of-at-least-32-characters"  # both stacks' webhooks check it
 

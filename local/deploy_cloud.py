@@ -1,7 +1,8 @@
 """The cloud calls of `make deploy`, through the official SDKs (local/deploy-requirements.txt).
 
-Kept small on purpose: nothing here runs in the test suite (no account, no network), so each
-method is one SDK call or a plain poll loop. RAM GetRole decides the service-linked roles, OSS
+Kept small on purpose: no call here reaches the cloud in the test suite (no account, no network;
+tests/e2e/test_deploy_cloud.py stubs each SDK client at the call), so each method is one SDK call
+or a plain poll loop. RAM GetRole decides the service-linked roles, OSS
 takes the zips, ROS creates or updates the stack and is polled until it settles.
 """
 from __future__ import annotations

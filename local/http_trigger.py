@@ -235,9 +235,20 @@ def task_query_line(port: int, signed: bool) -> str:
             f"  curl -sS {url} -H \"X-Webhook-Timestamp: $ts\" -H \"X-Webhook-Signature: v1=$sig\"")
 
 
+def port_setting(name: str, default: int) -> int:
+    """The port a setting names; ValueError with the one line to print when it names none."""
+    value = os.environ.get(name, "").strip() or str(default)
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
+        raise ValueError(f"make run: {name}={value} is not a port (1..65535)")
+    return int(value)
+
+
 def main() -> int:
-    port = int(os.environ.get("PORT", "9000"))
-    emulator_port = int(os.environ.get("EMULATOR_PORT", "9100"))
+    try:
+        port, emulator_port = port_setting("PORT", 9000), port_setting("EMULATOR_PORT", 9100)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     os.environ.pop("DOMAIN_API_ENDPOINT", None)  # `make run` always runs on the embedded emulator
     os.environ.pop("MNS_ENDPOINT", None)
     os.environ.setdefault("WATCH_QUEUE", DEFAULT_WATCH_QUEUE)  # set empty, watching is off

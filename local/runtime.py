@@ -164,7 +164,7 @@ def main(argv: Optional[list] = None) -> int:
             print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}, indent=2))
             return 1
         finally:
-            print_published(cloud, os.environ["NOTIFY_TOPIC"])
+            print_published(cloud, os.environ["NOTIFY_TOPIC"], os.environ.get("MNS_ENDPOINT", ""))
         print(json.dumps(answer, indent=2, ensure_ascii=False))
         print(f"invocation took {time.monotonic() - started:.3f} s", file=sys.stderr)
         return 0
@@ -172,12 +172,13 @@ def main(argv: Optional[list] = None) -> int:
         cloud.stop()
 
 
-def print_published(cloud: LocalCloud, topic: str) -> None:
+def print_published(cloud: LocalCloud, topic: str, mns_endpoint: str = "") -> None:
     """What the invocation published, on stderr (stdout is the answer's): each notification with
-    its MessageTag, as a subscription filter sees it."""
+    its MessageTag, as a subscription filter sees it. With endpoints given (the cloud, or `make
+    emulator`), where they went."""
     if cloud.emulator is None:
-        print(f"[notifications] published to {topic} in the cloud: read them from a queue subscribed to it",
-              file=sys.stderr)
+        print(f"[notifications] published to topic {topic} at {mns_endpoint}: read them from a queue subscribed "
+              "to it (make emulator: its state page)", file=sys.stderr)
         return
     for entry in cloud.emulator.snapshot()["topics"]:
         if entry["TopicName"] == topic:

@@ -33,11 +33,19 @@ def fault_spec(text: str) -> Dict[str, Any]:
         raise argparse.ArgumentTypeError(str(error))
 
 
+def port(text: str) -> int:
+    """0 (any free port) to 65535; argparse's one line otherwise, naming where it came from."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0..65535; from --port or EMULATOR_PORT)")
+    return int(text)
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.emulator", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("EMULATOR_PORT", "9100")))
+    # A string default goes through `type` too: a bad EMULATOR_PORT is argparse's one line.
+    parser.add_argument("--port", type=port, default=os.environ.get("EMULATOR_PORT", "9100"))
     parser.add_argument("--seed", help="seed JSON file (default: the bundled seed.json)")
     parser.add_argument("--faults", help='fault JSON file: {"seed": 42, "rules": [...]}')
     parser.add_argument("--fault", action="append", type=fault_spec, default=[], metavar="SPEC",
