@@ -12,6 +12,7 @@ import pytest
 import index
 from deleter.deletion_request import parse_deletion_request
 from deleter.idempotency import InMemoryStore, StoreError, fingerprint, idempotency_key
+from deleter.reconcile import SKEW_MARGIN_MS
 from deleter.source import MNS_QUEUE, Source
 from deleter.submission import MAX_SUBMISSIONS, RecordTask, record_task_name
 from triggers.common import RedeliveryRequired
@@ -53,6 +54,43 @@ def test_a_succeeded_task_of_another_key_tag_that_nobody_claimed_is_not_adopted(
     [result] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
     assert result["Status"] == "SUBMITTED" and "Adopted" not in result and result["TaskNo"] != others
     assert len(function.domain_api_calls(SAVE)) == 2
+
+
+def test_a_task_that_adds_a_ds_record_is_never_adopted(function, emulator):
+    """A task of the domain made in the window, but one that adds a DS record (the sibling API):
+    it is not the lost deletion."""
+    [adding] = emulator.create_tasks("example.org", 12345, 1, task_type="ADD_DS_RECORD", outcome="executing")
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
+    [result] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    assert result["Status"] == "SUBMITTED" and "Adopted" not in result and result["TaskNo"] != adding
+
+
+def test_a_task_older_than_the_window_is_never_adopted(function, emulator):
+    """A pending deletion task of the domain from 10 minutes ago (the listing, by whole days, shows
+    it): older than the first send less the clock-skew margin, it cannot be the lost one."""
+    ten_minutes_ago = int(time.time() * 1000) - 600_000
+    [old] = emulator.create_tasks("example.org", 12345, 1, ten_minutes_ago, ten_minutes_ago, outcome="executing")
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
+    [result] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    assert result["Status"] == "SUBMITTED" and "Adopted" not in result and result["TaskNo"] != old
+
+
+def test_a_task_made_exactly_at_the_start_of_the_window_is_looked_at(function, emulator, monkeypatch):
+    """The window opens SKEW_MARGIN_MS before the first send, that instant included: a crashed
+    instance's first send at a whole second, a pending task of the domain made exactly 5 minutes
+    before it (task times are whole seconds), nothing else: that task is adopted."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0")
+    request = {"DomainName": "example.org", "KeyTag": 12345}
+    key, fingerprint = record_key(request, Source(MNS_QUEUE, "M-edge", survives_redelivery=True))
+    sent = int(time.time()) * 1000
+    [edge] = emulator.create_tasks("example.org", 12345, 1, sent - SKEW_MARGIN_MS, sent - SKEW_MARGIN_MS,
+                                   outcome="executing")
+    now = int(time.time() * 1000)
+    assert store().acquire(key, "dead-instance", fingerprint, now + 50, now, 60_000).acquired
+    assert store().update(key, "dead-instance", {"attempted_at_ms": str(sent), "sent_at_ms": str(sent)}, 60_000)
+    time.sleep(0.06)  # the dead instance's lease lapses
+    [result] = function.invoke([queue_message(request, "M-edge")])["Results"]
+    assert (result["TaskNo"], result["Adopted"]) == (edge, True)
 
 
 # --- submission.py -------------------------------------------------------------------------------
@@ -281,3 +319,48 @@ def test_a_send_found_to_have_made_nothing_then_throttled_leaves_the_request_ret
     emulator.set_faults(None)
     [other] = function.invoke({"DomainName": "example.org", "KeyTag": 54321}, timeout_seconds=10)["Results"]
     assert other["Status"] == "SUBMITTED", other
+
+
+def test_a_request_that_ended_with_its_task_leaves_nothing_for_the_next_to_settle(function):
+    [first] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    [second] = function.invoke({"DomainName": "example.org", "KeyTag": 54321})["Results"]
+    assert first["Status"] == second["Status"] == "SUBMITTED"
+    assert function.domain_api_calls("QueryTaskList") == []  # nobody reconciled
+
+
+def error_lines(json_logs) -> list:
+    return [line for line in map(json.loads, json_logs.getvalue().splitlines()) if line["level"] == "ERROR"]
+
+
+def test_a_task_whose_record_passed_to_another_owner_during_the_send_is_logged_and_published(
+        function, emulator, json_logs):
+    """The record passes to another owner while the send is in flight (its lease over: a clock
+    that jumped, say). The task exists: its TaskNo goes into an ERROR line, and it is published."""
+    emulator.set_faults({"rules": [rule("domain", SAVE, "latency", latency_ms=300, times=1)]})
+    request = {"DomainName": "example.org", "KeyTag": 12345}
+    key, fingerprint = record_key(request, Source(MNS_QUEUE, "M-lapsed", survives_redelivery=True))
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(answer=attempt(function, [queue_message(request,
+                                                                                                   "M-lapsed")])))
+    worker.start()
+    while not emulator.stats()["in_flight"]["domain"]:  # the send is the request's first call
+        time.sleep(0.005)
+    now = int(time.time() * 1000)
+    assert store().acquire(key, "thief", fingerprint, now + 60_000, now + 3_600_000, 60_000).taken_over
+    worker.join()
+    [task] = function.tasks("example.org")
+    assert outcome["answer"]["Results"][0]["TaskNo"] == task["TaskNo"]
+    assert [n["TaskNo"] for n in function.notifications()] == [task["TaskNo"]]
+    assert [(line["message"], line["task_no"]) for line in error_lines(json_logs)] == [
+        ("Idempotency record no longer held", task["TaskNo"])]
+
+
+def test_a_store_failure_once_the_task_exists_is_an_error_line_with_the_taskno(function, monkeypatch, json_logs):
+    def failing_claim(self, task_no, key, ttl_ms):
+        raise StoreError("store blip")
+
+    monkeypatch.setattr(InMemoryStore, "claim_task", failing_claim)
+    [result] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    assert result["Status"] == "SUBMITTED"
+    assert [(line["message"], line["task_no"], line["store_error"]) for line in error_lines(json_logs)] == [
+        ("Idempotency store failed", result["TaskNo"], "store blip")]

@@ -69,8 +69,8 @@ OPERATORS = {
     "swap-and-or": "`and` <-> `or`",
     "flip-compare": "< <-> <=, > <-> >=, == <-> !=, is <-> is not, in <-> not in",
     "return-value": "return True <-> return False; return X -> return None",
-    "delete-statement": "a call, an assignment, a raise, a return before the function's end, a continue, a "
-                        "break or a del replaced by pass",
+    "delete-statement": "a call, an assignment, a raise, a return before the function's end, a continue "
+                        "before the loop body's end, a break or a del replaced by pass",
     "drop-reraise": "a raise in an except clause removed: the error is swallowed",
 }
 # Not mutated, and why:
@@ -151,7 +151,8 @@ def _clause(clause: ast.comprehension) -> str:
 
 
 def _ending_statements(body: List[ast.stmt], ending: Optional[set] = None) -> set:
-    """The ids of the statements after which the function returns (nothing of it runs after them)."""
+    """The ids of the statements after which the body is done: a function returns, a loop goes
+    round again."""
     ending = set() if ending is None else ending
     if not body:
         return ending
@@ -186,6 +187,7 @@ class _Finder(ast.NodeVisitor):
         self._ending: List[set] = []                       # per function: ids of statements it ends after
         self._handlers: List[int] = [0]                    # per function: except clauses we are in
         self._keyword: Dict[int, str] = {}                 # an If's keyword: if or elif
+        self._loop_ends: set = set()                       # ids of statements that end a loop's body
 
     def _add(self, node: ast.AST, text: str, operator: str, change: str) -> None:
         self.edits.append((".".join(self._scope) or "<module>", _Edit(node, text, operator, change)))
@@ -245,7 +247,17 @@ class _Finder(ast.NodeVisitor):
     def visit_Delete(self, node) -> None:
         self._delete(node)
 
-    visit_Continue = visit_Break = visit_Delete
+    visit_Break = visit_Delete
+
+    def visit_Continue(self, node) -> None:
+        if id(node) not in self._loop_ends:  # one that ends its loop's body changes nothing
+            self._delete(node)
+
+    def visit_For(self, node) -> None:
+        self._loop_ends |= _ending_statements(node.body)
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
 
     def visit_Raise(self, node) -> None:
         self._delete(node, "drop-reraise" if self._handlers[-1] else "delete-statement")
@@ -276,6 +288,7 @@ class _Finder(ast.NodeVisitor):
             self.visit(statement)
 
     def visit_While(self, node) -> None:
+        self._loop_ends |= _ending_statements(node.body)
         if not _negation_made_elsewhere(node.test):
             self._add(node.test, f"not ({_u(node.test)})", "negate-condition",
                       f"while {_u(node.test)}: -> while not ({_u(node.test)}):")
@@ -656,10 +669,11 @@ def summarise(results: Sequence[Result], explained: Dict[Tuple[str, str, str], s
     covered = 100.0 * (len(killed) + len(equivalent)) / made if made else 0.0
     timeouts = sum(1 for r in killed if r.verdict == "TIMEOUT")
     stages = ", ".join(f"{count} by {name}" for name, count in by_stage.items())
-    unrun = sum(1 for r in results if r.covering == 0)
+    traced = any(r.covering is not None for r in results)
+    unrun = f"; {sum(1 for r in results if r.covering == 0)} mutants on lines no traced test runs" if traced else ""
     report(f"\nmutants made {made}: killed {len(killed)} ({stages or 'none'}; {timeouts} of them by timeout), "
-           f"explained as equivalent {len(equivalent)}, unexplained survivors {len(unexplained)}, errors {len(errors)}; "
-           f"{unrun} mutants on lines no traced test runs")
+           f"explained as equivalent {len(equivalent)}, unexplained survivors {len(unexplained)}, errors {len(errors)}"
+           f"{unrun}")
     report(f"kill rate {rate:.1f}% (killed / made); killed or explained {covered:.1f}%; "
            f"wall time {seconds / 60:.1f} min ({seconds:.0f} s, {jobs} jobs)")
     return not unexplained and not errors and not wrongly_explained

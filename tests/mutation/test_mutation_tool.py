@@ -84,6 +84,11 @@ def test_every_operator_and_every_rule_of_what_is_left_alone():
                 while items:
                     items.pop()
                     break
+                for x in list(items):
+                    try:
+                        int(x)
+                    except ValueError:
+                        continue  # the loop goes round anyway: not mutated
                 self.ready = True
                 return [x for x in items if x < a]
     ''')
@@ -105,6 +110,7 @@ def test_every_operator_and_every_rule_of_what_is_left_alone():
         ("negate-condition", "while items: -> while not (items):"),
         ("delete-statement", "items.pop() -> pass"),
         ("delete-statement", "break -> pass"),
+        ("delete-statement", "int(x) -> pass"),
         ("delete-statement", "self.ready = True -> pass"),
         ("return-value", "return [x for x in items if x < a] -> return None"),
         ("negate-condition", "for x in items if x < a -> for x in items if not x < a"),
