@@ -7,7 +7,8 @@ import textwrap
 from pathlib import Path
 
 from tests.mutation import equivalents
-from tests.mutation.mutate import CORE_FILES, ROOT, Stage, make_mutants, mutants_of, run_campaign, summarise
+from tests.mutation.mutate import (CORE_FILES, ROOT, Stage, Workspace, judge, make_mutants, mutants_of, run_campaign,
+                                   summarise)
 
 SAMPLE = textwrap.dedent('''\
     """A sample module."""
@@ -138,10 +139,16 @@ def test_the_cores_mutants_compile_and_every_explained_equivalent_is_one_of_them
     assert [key for key in equivalents.explanations() if key not in keys] == []
 
 
+def sample_project(root: Path) -> Path:
+    root.mkdir(exist_ok=True)
+    (root / "pytest.ini").write_text("[pytest]\n")  # the sample is its own project
+    (root / "sample.py").write_text(SAMPLE)
+    (root / "test_sample.py").write_text(SAMPLE_TESTS)
+    return root
+
+
 def test_a_campaign_on_a_tiny_project_finds_a_killed_and_a_surviving_mutant(tmp_path):
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # the sample is its own project
-    (tmp_path / "sample.py").write_text(SAMPLE)
-    (tmp_path / "test_sample.py").write_text(SAMPLE_TESTS)
+    sample_project(tmp_path)
     mutants = [m for m in mutants_of(SAMPLE, "sample.py")
                if m.change in ("value > limit -> value >= limit", "return limit -> return None",
                                "return 'some' -> return None")]
@@ -169,3 +176,22 @@ def test_a_campaign_on_a_tiny_project_finds_a_killed_and_a_surviving_mutant(tmp_
     assert summarise(results, both, 1.0, 2, filtered=False, report=report.append)
     assert not summarise(results, {**both, results[1].mutant.key: "wrong"}, 1.0, 2, filtered=False,
                          report=report.append), "an explained mutant that is killed fails the campaign"
+
+
+def test_a_test_that_fails_once_and_then_passes_alone_kills_nothing(tmp_path):
+    """A kill counts once its test fails again alone: a timing test that failed by chance on a
+    busy machine must not hide a survivor."""
+    root = sample_project(tmp_path / "project")
+    (root / "test_flaky.py").write_text(
+        "from pathlib import Path\n\n\ndef test_flaky():\n"
+        "    seen = Path('flaked')  # in the tree's copy: the next run finds it\n"
+        "    if not seen.exists():\n        seen.write_text('')\n        raise AssertionError('by chance')\n")
+    (tmp_path / "work").mkdir()
+    workspace = Workspace(root, tmp_path / "work", (".",))
+    [untested] = [m for m in mutants_of(SAMPLE, "sample.py") if m.change == "return 'some' -> return None"]
+    [killed] = [m for m in mutants_of(SAMPLE, "sample.py") if m.change == "return limit -> return None"]
+    stage = Stage("sample tests", ("test_flaky.py", "test_sample.py"))
+    result = judge(untested, workspace, [stage], {"sample tests": 60}, None)
+    assert (result.verdict, result.flaky) == ("SURVIVED", ["test_flaky.py::test_flaky"])
+    result = judge(killed, workspace, [stage], {"sample tests": 60}, None)
+    assert (result.verdict, result.killer, result.flaky) == ("KILLED", "test_sample.py::test_clamp", [])
