@@ -55,7 +55,7 @@ bench: install
 
 # Flips or deletes one guard of submission.py, reconcile.py, idempotency.py at a time and runs the
 # core's tests against it; fails if a mutant survives that tests/mutation/equivalents.py does not
-# explain. MUTATE_ARGS passes options (e.g. MUTATE_ARGS="--only reconcile.py --no-campaign").
+# explain. MUTATE_ARGS passes options (e.g. MUTATE_ARGS="--only reconcile.py", or "--campaign").
 mutate: install
 	$(PY) -m tests.mutation.mutate $(MUTATE_ARGS)
 
