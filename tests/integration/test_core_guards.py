@@ -103,6 +103,19 @@ def test_a_task_of_another_domain_in_the_window_is_passed_over(function, emulato
     assert result["Status"] == "SUBMITTED" and "Adopted" not in result and result["TaskNo"] != elsewhere
 
 
+def test_of_two_tasks_of_the_domain_the_one_made_nearest_the_lost_send_is_adopted(function, emulator):
+    """The send's answer is lost; someone else (the console, say) makes a task for the domain 3 s
+    later, before reconciliation reads the listing (here made ahead, dated 3 s on). Both are
+    unclaimed and pending; the listing shows the newest first. The one made nearest the send is
+    the request's own."""
+    [later] = emulator.create_tasks("example.org", 54321, 1, int(time.time() * 1000) + 3000,
+                                    int(time.time() * 1000) + 3000, outcome="executing")
+    emulator.set_faults({"rules": [rule("domain", SAVE, "drop_after", times=1)]})
+    [result] = function.invoke({"DomainName": "example.org", "KeyTag": 12345})["Results"]
+    [own] = [task for task in function.tasks("example.org") if task["TaskNo"] != later]
+    assert (result["TaskNo"], result["Adopted"]) == (own["TaskNo"], True)
+
+
 def test_a_task_older_than_the_window_is_never_adopted(function, emulator):
     """A pending deletion task of the domain from 10 minutes ago (the listing, by whole days, shows
     it): older than the first send less the clock-skew margin, it cannot be the lost one."""
@@ -345,6 +358,29 @@ def test_a_send_found_to_have_made_nothing_then_throttled_leaves_the_request_ret
     emulator.set_faults(None)
     [other] = function.invoke({"DomainName": "example.org", "KeyTag": 54321}, timeout_seconds=10)["Results"]
     assert other["Status"] == "SUBMITTED", other
+
+
+def test_an_answered_error_that_made_nothing_is_sent_again_without_waiting_to_settle(function, emulator,
+                                                                                    monkeypatch):
+    """InternalError is the service's own answer: it is done with the call, so once reconciliation
+    finds no task the request is sent again at once, not RECONCILE_SETTLE_SECONDS later."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "30")
+    emulator.set_faults({"rules": [rule("domain", SAVE, "internal_error", times=1)]})
+    [result] = function.invoke({"DomainName": "example.org", "KeyTag": 12345}, timeout_seconds=10)["Results"]
+    assert result["Status"] == "SUBMITTED" and len(function.domain_api_calls(SAVE)) == 2
+
+
+def test_a_request_whose_every_send_was_throttled_is_sent_at_once_when_delivered_again(function, emulator,
+                                                                                       monkeypatch):
+    """Throttled sends reached nothing: the record forgets them, so the redelivery neither
+    reconciles nor waits RECONCILE_SETTLE_SECONDS before sending."""
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "30")
+    emulator.set_faults({"rules": [rule("domain", SAVE, "throttling")]})
+    [first] = unsettled(function, [queue_message(RECORD, "M-throttled")], timeout_seconds=2)
+    assert (first["Code"], first["Failure"]) == ("Throttling.User", "RETRYABLE")
+    emulator.set_faults(None)
+    [again] = function.invoke([queue_message(RECORD, "M-throttled")], timeout_seconds=10)["Results"]
+    assert again["Status"] == "SUBMITTED" and function.domain_api_calls("QueryTaskList") == []
 
 
 def test_a_request_that_ended_with_its_task_leaves_nothing_for_the_next_to_settle(function):
