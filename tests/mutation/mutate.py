@@ -710,6 +710,7 @@ def _existing(tests: Sequence[str]) -> Tuple[str, ...]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    global MIN_TIMEOUT_SECONDS
     from tests.mutation.equivalents import explanations
 
     parser = argparse.ArgumentParser(prog="python -m tests.mutation.mutate", description=__doc__.split("\n\n")[0])
@@ -719,9 +720,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="only mutants whose file:line, scope or change contains this text (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--campaign", action="store_true", help="also run the fault campaign against survivors")
+    parser.add_argument("--min-timeout", type=float, default=MIN_TIMEOUT_SECONDS,
+                        help="the least time a mutant's run may take (seconds) before it counts as a TIMEOUT kill: "
+                             "raise it to see whether a mutant that only slows the tests down ever fails one")
     parser.add_argument("--tests", nargs="+", help="these tests instead of the core tests (e.g. whether a new test "
                         "kills a mutant: --only FILE:LINE --tests TEST)")
     options = parser.parse_args(argv)
+    MIN_TIMEOUT_SECONDS = options.min_timeout
 
     mutants = make_mutants(ROOT, options.files)
     if options.only:
