@@ -11,7 +11,7 @@ export EMULATOR_PORT ?= 9100
 export PORT ?= 9000
 EVENT ?= tests/events/direct.json
 
-.PHONY: help install test run invoke emulator build bench clean deploy cli
+.PHONY: help install test run invoke emulator build bench clean deploy cli mutate
 help:
 	@echo "make run       the function behind a local HTTP trigger on 127.0.0.1:\$$PORT, on the embedded emulator"
 	@echo "make test      install what the tests need into $(VENV) and run them all"
@@ -19,6 +19,7 @@ help:
 	@echo "make emulator  the Domain API + MNS emulator alone on 127.0.0.1:\$$EMULATOR_PORT"
 	@echo "make build     build/function.zip and build/layer.zip for FC (python3.10, manylinux x86_64)"
 	@echo "make bench     benchmarks against the official SDK stack; writes bench/results.json"
+	@echo "make mutate    mutation campaign over the exactly-once core (not part of make test; about 15 minutes)"
 	@echo "make deploy    build, upload to OSS, create or update the ROS stack (README: Deploying); DRY_RUN=1 only prints the plan"
 	@echo "make cli ARGS=\"send --webhook URL --domain D --key-tag N --follow\"   the operator's tool (README: For operators)"
 	@echo "make clean     remove build/ and .pytest_cache (not .venv)"
@@ -57,6 +58,12 @@ clean:
 
 bench: install
 	$(PY) -m bench.run
+
+# Flips or deletes one guard of submission.py, reconcile.py, idempotency.py at a time and runs the
+# core's tests against it; fails if a mutant survives that tests/mutation/equivalents.py does not
+# explain. MUTATE_ARGS passes options (e.g. MUTATE_ARGS="--only reconcile.py", or "--campaign").
+mutate: install
+	$(PY) -m tests.mutation.mutate $(MUTATE_ARGS)
 
 # The cloud SDKs make deploy calls, in .venv beside the test tools (requirements-dev.txt includes
 # them, so the tests can drive local/deploy_cloud.py); never in the layer.
