@@ -23,6 +23,14 @@ SAVE = "SaveSingleTaskForDeletingDSRecord"
 RECORD = {"DomainName": "example.com", "KeyTag": 2371}
 
 
+@pytest.fixture(autouse=True)
+def no_precheck(function, monkeypatch):  # after the function fixture, which clears the settings
+    """These guard what happens from the send on. The pre-check (tests/integration/test_guard.py)
+    would answer some of them before any send (a KeyTag not listed) and adds a QueryDSRecord that
+    the fault rules here would meet first: off, as in the core these mutants were made of."""
+    monkeypatch.setenv("PRECHECK", "off")
+
+
 def rule(service, action, fault, **extra):
     return {"service": service, "action": action, "fault": fault, "rate": 1, **extra}
 
