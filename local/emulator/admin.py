@@ -93,15 +93,24 @@ class Admin:
     def settings(self) -> Dict[str, Any]:
         with self.state.lock:
             waiting, executing = self.state.domains.task_delays
-        return {"task_delays": {"waiting_seconds": waiting, "executing_seconds": executing}}
+            lag_ms = self.state.domains.listing_lag_ms
+        return {"task_delays": {"waiting_seconds": waiting, "executing_seconds": executing},
+                "listing_lag_seconds": lag_ms / 1000}
 
     def change_settings(self, body: Any) -> Dict[str, Any]:
-        delays = (body or {}).get("task_delays") if isinstance(body, dict) else None
-        if not isinstance(delays, dict):
-            raise ValueError('settings take {"task_delays": {"waiting_seconds": N, "executing_seconds": N}}')
-        current = self.settings()["task_delays"]
-        self.state.set_task_delays(delays.get("waiting_seconds", current["waiting_seconds"]),
-                                   delays.get("executing_seconds", current["executing_seconds"]))
+        usage = ('settings take {"task_delays": {"waiting_seconds": N, "executing_seconds": N}} and/or '
+                 '{"listing_lag_seconds": N}')
+        if not isinstance(body, dict) or not body or set(body) - {"task_delays", "listing_lag_seconds"}:
+            raise ValueError(usage)
+        delays = body.get("task_delays")
+        if "task_delays" in body and not isinstance(delays, dict):
+            raise ValueError(usage)
+        if "listing_lag_seconds" in body:
+            self.state.set_listing_lag(body["listing_lag_seconds"])
+        if delays is not None:
+            current = self.settings()["task_delays"]
+            self.state.set_task_delays(delays.get("waiting_seconds", current["waiting_seconds"]),
+                                       delays.get("executing_seconds", current["executing_seconds"]))
         return self.settings()
 
     def credentials_view(self) -> Dict[str, Any]:

@@ -201,6 +201,10 @@ class DomainStore:
         self._pending: List[Task] = []
         self._seq = itertools.count(1)
         self.task_delays = task_delays
+        # The task listings (QueryTaskDetailList, QueryTaskList) leave out tasks created less
+        # than this long ago, as a read replica behind the service's answer would: whether the
+        # real listings lag is unverified, so clients must not take "not listed" for "none".
+        self.listing_lag_ms = 0
         self._clock = clock
         for entry in domains:
             self.put_domain(entry)
@@ -310,10 +314,14 @@ class DomainStore:
         task = self._by_no.get(task_no)  # a lookup, not a scan: reconciliation reads many
         return [
             task for task in ([task] if task else [])
-            if (domain_name is None or task.domain_name == domain_name)
+            if self._listed(task)
+            and (domain_name is None or task.domain_name == domain_name)
             and (status is None or task.status == status)
             and (instance_id is None or task.instance_id == instance_id)
         ]
+
+    def _listed(self, task: Task) -> bool:
+        return not self.listing_lag_ms or task.created_ms <= self._now_ms() - self.listing_lag_ms
 
     def tasks_created_between(self, begin_ms: Optional[int], end_ms: Optional[int]) -> List[Task]:
         """QueryTaskList's choice: the service honours whole days only, so each bound is widened
@@ -324,7 +332,8 @@ class DomainStore:
         after = None if end_ms is None else beijing_day_start(end_ms) + DAY_MS
         chosen = [
             task for task in self.tasks
-            if (first is None or task.created_ms >= first) and (after is None or task.created_ms < after)
+            if self._listed(task)
+            and (first is None or task.created_ms >= first) and (after is None or task.created_ms < after)
         ]
         return sorted(chosen, key=lambda task: (task.created_ms, task.seq), reverse=True)
 

@@ -130,6 +130,9 @@ class Emulator:
     def set_task_delays(self, waiting_seconds: float, executing_seconds: float) -> None:
         self.state.set_task_delays(waiting_seconds, executing_seconds)
 
+    def set_listing_lag(self, seconds: float) -> None:
+        self.state.set_listing_lag(seconds)
+
     def put_domain(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         return self.admin.put_domain(entry)
 

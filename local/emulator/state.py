@@ -44,6 +44,13 @@ class EmulatorState:
         with self.lock:
             self.domains.task_delays = delays
 
+    def set_listing_lag(self, seconds: float) -> None:
+        """Tasks are listed only this long after they were created (until the next reset)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
+            raise ValueError("listing_lag_seconds must be a number of seconds from 0 to 3600")
+        with self.lock:
+            self.domains.listing_lag_ms = int(seconds * 1000)
+
     def put_domain(self, entry: Dict[str, Any]) -> Dict[str, Any]:
         with self.lock:
             return self.domains.put_domain(entry).as_dict()

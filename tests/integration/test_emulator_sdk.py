@@ -133,6 +133,24 @@ def test_a_task_waits_then_executes_then_ends(emulator):
     assert seen == ["WAITING_EXECUTE", "EXECUTING", "EXECUTE_SUCCESS"]
 
 
+def test_a_listing_lag_hides_a_new_task_from_both_listings_until_it_passes(emulator):
+    """The emulator's stand-in for a read replica behind the service's answer (PUT settings
+    listing_lag_seconds): the TaskNo is answered, the listings do not show it yet."""
+    answer = requests.put(f"{emulator.url}/__emulator__/settings", timeout=5, json={"listing_lag_seconds": 0.6})
+    answer.raise_for_status()
+    assert answer.json()["listing_lag_seconds"] == 0.6
+    client = domain_client(emulator, emulator.sts_credentials)
+    task_no = delete_ds(client, "example.org", 54321)
+    request = domain_models.QueryTaskDetailListRequest(task_no=task_no, page_num=1, page_size=10)
+    assert client.query_task_detail_list(request).body.data.task_detail == []
+    assert task_no not in [t.task_no for t in task_list(client).data.task_info]
+    time.sleep(0.7)
+    assert task_detail(client, task_no).task_no == task_no
+    assert task_no in [t.task_no for t in task_list(client).data.task_info]
+    refused = requests.put(f"{emulator.url}/__emulator__/settings", timeout=5, json={"listing_lag_seconds": -1})
+    assert refused.status_code == 400 and "listing_lag_seconds" in refused.text
+
+
 def task_list(client, page_num=1, page_size=100, begin_ms=None, end_ms=None):
     request = domain_models.QueryTaskListRequest(page_num=page_num, page_size=page_size,
                                                  begin_create_time=begin_ms, end_create_time=end_ms)

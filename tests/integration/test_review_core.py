@@ -3,6 +3,7 @@ The real handler against the emulator over HTTP, with real signed name servers w
 check runs."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -14,7 +15,7 @@ from local.dns import SignedZone, stale_ds
 
 from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 
-from .test_guard import http, queue, rows, serve  # noqa: F401  (serve: a fixture)
+from .test_guard import HTTP_EVENT, http, queue, rows, serve  # noqa: F401  (serve: a fixture)
 from .test_watch import Watched, store  # noqa: F401  (store: a fixture)
 
 SAVE = "SaveSingleTaskForDeletingDSRecord"
@@ -178,3 +179,59 @@ def test_a_joined_request_unpublished_while_its_task_is_pending_still_joins_it(f
     [again] = function.invoke(joining)["Results"]
     assert (again["TaskNo"], again["Joined"], again["TaskStatus"]) == (made["TaskNo"], True, "WAITING_EXECUTE")
     assert len(function.domain_api_calls(SAVE)) == 1
+
+
+# --- a task made moments ago that the service's listings do not show yet ---------------------------
+
+def test_a_request_for_a_record_whose_task_is_not_listed_yet_waits_and_joins_it(function, emulator, monkeypatch):
+    """The listings lag the answer that gave the TaskNo (the emulator's listing_lag_seconds; the
+    real service's is unverified). A second request for the same DS record, under another key,
+    read "unknown to the service" and made a second task. It now waits for the listing (within
+    the settle time), then joins."""
+    from .test_one_task_per_record import queue_message
+
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "3")
+    emulator.set_task_delays(60, 60)
+    emulator.set_listing_lag(1.0)
+    record = {"DomainName": "example.com", "KeyTag": 2371}
+    [made] = function.invoke([queue_message(record, "M-a")])["Results"]
+    [joined] = function.invoke([queue_message(record, "M-b")])["Results"]
+    assert (joined["TaskNo"], joined.get("Joined")) == (made["TaskNo"], True), joined
+    assert len(function.domain_api_calls(SAVE)) == 1 and len(function.tasks("example.com")) == 1
+
+
+def test_a_request_that_cannot_wait_for_the_listing_stays_open_and_is_joined_when_asked_again(function, emulator):
+    """The listing lags longer than the invocation has left: the request is left open (503 with
+    Retry-After; a queue would deliver it again), never sent."""
+    emulator.set_task_delays(60, 60)
+    emulator.set_listing_lag(3.0)
+    record = {"DomainName": "example.com", "KeyTag": 2371}
+    status, _, made = http(function, record)
+    assert status == 202
+    asked_again = json.loads(json.dumps(HTTP_EVENT))
+    asked_again["body"] = json.dumps(dict(record, IdempotencyKey="another-caller"))
+    answer = function.invoke(asked_again, timeout_seconds=2)
+    body = json.loads(answer["body"])
+    assert (answer["statusCode"], body["Code"]) == (503, "TaskNotListedYet"), body
+    assert "Retry-After" in answer["headers"] and len(function.domain_api_calls(SAVE)) == 1
+    time.sleep(3.2)  # the lag has passed since the 503, so since the task was made
+    asked_again["requestContext"]["requestId"] += "-again"
+    answer = function.invoke(asked_again, timeout_seconds=2)
+    joined = json.loads(answer["body"])
+    assert (answer["statusCode"], joined["TaskNo"], joined.get("Joined")) == (202, made["TaskNo"], True), joined
+    assert len(function.domain_api_calls(SAVE)) == 1
+
+
+def test_a_deletion_not_listed_yet_of_another_key_tag_counts_in_the_safety_check(function, serve, emulator):
+    """As the first test of this file, with the first task made a moment ago and not listed yet:
+    judged "unknown to the service", its row counted as staying, and the second deletion passed."""
+    zone = SignedZone.generate("two-unlisted.example", (13, 13))
+    first, second = zone.keys
+    serve(zone, registry={zone.domain: rows(*zone.ds_rows(), stale_ds(zone.domain))})
+    emulator.set_task_delays(60, 60)
+    emulator.set_listing_lag(5.0)
+    status, _, made = http(function, {"DomainName": zone.domain, "KeyTag": first.key_tag})
+    assert (status, made["SafetyCheck"]) == (202, "passed")
+    status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag})
+    assert (status, body["Code"]) == (409, "DeletionWouldBreakDNSSEC"), body
+    assert made["TaskNo"] in body["Message"] and len(function.domain_api_calls(SAVE)) == 1

@@ -32,7 +32,7 @@ EQUIVALENTS = (
                "settled, and then any other request for the domain settles (clears) it before it may send; so a "
                "task of the DS record that appeared after this request's send is its own, which reconciliation "
                "adopts before _join runs. Only a service that does not yet know a TaskNo it just gave (the "
-               "emulator does not lag) would let the mutant keep the marker, and then the domain's next request "
+               "emulator's listing_lag_seconds) past the settle time would let the mutant keep the marker, and then the domain's next request "
                "would only reconcile once more for nothing."),
     Equivalent(SUBMISSION, "Submission._settle_earlier_send", "self._p.store.clear_marker(self._marker_name, raw) -> pass",
                "An unreadable marker is read as none by every reader (_decoded), so leaving it changes no "
@@ -51,9 +51,8 @@ EQUIVALENTS = (
                "Differs only when the wait equals the time left less the reserve to the float, which no test "
                "(and no caller) can arrange."),
     Equivalent(SUBMISSION, "Submission._note",
-               "self._p.store.set_marker(self._record_task_name, RecordTask(task_no, self._key).encode(), "
-               "self._ttl_ms) or True -> not self._p.store.set_marker(self._record_task_name, "
-               "RecordTask(task_no, self._key).encode(), self._ttl_ms) or True",
+               "self._p.store.set_marker(self._record_task_name, note, self._ttl_ms) or True -> "
+               "not self._p.store.set_marker(self._record_task_name, note, self._ttl_ms) or True",
                "set_marker returns None: `not None or True` is True, as `None or True` is."),
     Equivalent(SUBMISSION, "_decoded", "return None -> pass",
                "UnsettledSend.decode(None) raises TypeError (json.loads), caught below: None either way."),

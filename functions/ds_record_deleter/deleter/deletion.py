@@ -337,8 +337,8 @@ class DeletionUseCase:
         log = _log_fields(source, request, dry_run=True)
         guard = self._p.guard or Guard(None, None, None, clock=lambda: 0.0, precheck=False, safety_check=False)
         try:
-            clearance = guard.evaluate(request, log,
-                                       lambda domain, key_tags: pending_deletions(self._p, domain, key_tags))
+            clearance = guard.evaluate(request, log, lambda domain, key_tags: pending_deletions(
+                self._p, domain, key_tags, self._settle_seconds))
         except StoreError as error:  # the domain's pending deletions unread: the check cannot decide
             return self._dry_run_failed(request, source, log, _store_unavailable(error))
         except CloudError as error:  # QueryDSRecord failed: as a real request's read would

@@ -55,6 +55,7 @@ T = TypeVar("T")
 ACTION = "SaveSingleTaskForDeletingDSRecord"
 MAX_SUBMISSIONS = 5  # sends after reconciling "not created"; the deadline bounds them too
 RESUBMIT_RESERVE_SECONDS = 1.0  # time a resubmission needs after a settle wait
+LISTING_POLL_SECONDS = 0.5  # between looks for a task made moments ago that is not listed yet
 
 
 @dataclass(frozen=True)
@@ -76,38 +77,49 @@ class UnsettledSend:
 
 @dataclass(frozen=True)
 class RecordTask:
-    """A DS record's task: the TaskNo this function created or adopted for it, and for which request."""
+    """A DS record's task: the TaskNo this function created or adopted for it, for which request,
+    and when it was noted (ms; 0 when unknown)."""
     task_no: str
     key: str
+    noted_ms: int = 0
 
     def encode(self) -> str:
-        return json.dumps([self.task_no, self.key])
+        return json.dumps([self.task_no, self.key, self.noted_ms])
 
     @classmethod
     def decode(cls, text: Optional[str]) -> Optional["RecordTask"]:
         try:
-            task_no, key = json.loads(text or "")
-            return cls(str(task_no), str(key))
+            task_no, key, *rest = json.loads(text or "")
+            return cls(str(task_no), str(key), int(rest[0]) if rest else 0)
         except (ValueError, TypeError):
             return None  # none, or unreadable: it protects nothing
+
+    def may_be_unlisted(self, now_ms: int, settle_seconds: float) -> bool:
+        """Noted so lately that the service's task listings may not show it yet: the TaskNo was
+        answered, and whether the listings lag behind that answer is unverified. The settle time
+        bounds it, as it bounds how late the service may act on a send."""
+        return now_ms - self.noted_ms < settle_seconds * 1000
 
 
 def record_task_name(domain: str, key_tag: int) -> str:
     return f"task-of:{domain}|{key_tag}"
 
 
-def pending_deletions(parts: Any, domain: str, key_tags: Sequence[int]) -> Dict[int, str]:
+def pending_deletions(parts: Any, domain: str, key_tags: Sequence[int], settle_seconds: float) -> Dict[int, str]:
     """{KeyTag: TaskNo} of the domain's DS records (of key_tags) whose deletion task, made by this
-    function, has not failed: still to act, or done while the registry's list lags. The safety
-    check judges their rows as gone (guard.py). A StoreError or a CloudError says nothing: the
-    check cannot decide without it."""
+    function, has not failed: still to act, done while the registry's list lags, or made so lately
+    that the service does not list it yet. The safety check judges their rows as gone (guard.py).
+    A StoreError or a CloudError says nothing: the check cannot decide without it."""
     going = {}
     for key_tag in key_tags:
         noted = RecordTask.decode(parts.store.marker(record_task_name(domain, key_tag)))
         if noted is None:
             continue
         state = look_up(lambda: read_task(parts.domain_api, parts.retrier, noted.task_no, domain))
-        if state is not None and state.status != FAILURE:
+        if state is None:  # unknown to the service: going only while it may not be listed yet
+            if noted.may_be_unlisted(parts.now_ms(), settle_seconds):
+                going[key_tag] = noted.task_no
+        elif state.status != FAILURE:
             going[key_tag] = noted.task_no
     return going
 
@@ -197,8 +209,9 @@ class Submission:
         if task is not None:
             return task
         if self._guard is not None:  # pre-check and safety check: raises unless the send may go
-            self._clearance = self._guard.clear(self._request, self._log,
-                                                lambda domain, key_tags: pending_deletions(self._p, domain, key_tags))
+            going = lambda domain, key_tags: pending_deletions(self._p, domain, key_tags,  # noqa: E731
+                                                               self._settle_seconds)
+            self._clearance = self._guard.clear(self._request, self._log, going)
         for _ in range(MAX_SUBMISSIONS):
             try:
                 submitted = self._p.retrier.call(self._send, what=ACTION)
@@ -237,7 +250,22 @@ class Submission:
         if existing is None:
             return None
         request, log = self._request, {**self._log, "task_no": existing.task_no}
-        state = look_up(lambda: read_task(self._p.domain_api, self._p.retrier, existing.task_no, request.domain_name))
+
+        def read() -> Any:
+            return look_up(lambda: read_task(self._p.domain_api, self._p.retrier, existing.task_no,
+                                             request.domain_name))
+
+        state = read()
+        while state is None and existing.may_be_unlisted(self._p.now_ms(), self._settle_seconds):
+            # Made moments ago: not listed is not "unknown" yet. Look again, or leave the
+            # request open; a second task would be the worse mistake.
+            wait = min(LISTING_POLL_SECONDS, self._settle_wait(existing.noted_ms))
+            if wait > self._p.deadline.remaining() - RESUBMIT_RESERVE_SECONDS:
+                raise RetryableError("TaskNotListedYet", f"The DS record's task {existing.task_no} was made moments "
+                                     "ago and is not listed yet; asked again, this request joins it",
+                                     service="Domain", action="QueryTaskDetailList")
+            self._p.sleep(wait)
+            state = read()
         status = state.status if state is not None else ""
         if status == FAILURE or not status:
             logger.info("The DS record's earlier task " + ("failed" if status else "is unknown to the service")
@@ -317,7 +345,7 @@ class Submission:
             # Noted as its DS record's task (its own note may not have been written): a request for
             # the same record joins it instead of sending.
             self._p.store.set_marker(record_task_name(domain, earlier.key_tag),
-                                     RecordTask(found.task_no, earlier.key).encode(), self._ttl_ms)
+                                     RecordTask(found.task_no, earlier.key, self._p.now_ms()).encode(), self._ttl_ms)
         self._p.store.clear_marker(self._marker_name, raw)
 
     def _reconcile(self, answered: bool) -> Optional[Task]:
@@ -377,8 +405,9 @@ class Submission:
         log = {**self._log, "task_no": task_no}
         if not joined:
             claimed = store_write(lambda: self._p.store.claim_task(task_no, self._key, self._ttl_ms), log)
+            note = RecordTask(task_no, self._key, self._p.now_ms()).encode()
             noted = claimed and store_write(lambda: self._p.store.set_marker(
-                self._record_task_name, RecordTask(task_no, self._key).encode(), self._ttl_ms) or True, log)
+                self._record_task_name, note, self._ttl_ms) or True, log)
             self._claimed = bool(noted)
         changes = {"status": status, "task_no": task_no, "api_request_id": api_request_id,
                    "adopted": str(int(adopted)), "joined": str(int(joined)), "task_status": task_status}
