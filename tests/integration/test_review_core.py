@@ -190,7 +190,7 @@ def test_a_request_for_a_record_whose_task_is_not_listed_yet_waits_and_joins_it(
     the settle time), then joins."""
     from .test_one_task_per_record import queue_message
 
-    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "3")
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "10")  # a bound on the wait, far above the lag
     emulator.set_task_delays(60, 60)
     emulator.set_listing_lag(1.0)
     record = {"DomainName": "example.com", "KeyTag": 2371}
@@ -204,7 +204,7 @@ def test_a_request_that_cannot_wait_for_the_listing_stays_open_and_is_joined_whe
     """The listing lags longer than the invocation has left: the request is left open (503 with
     Retry-After; a queue would deliver it again), never sent."""
     emulator.set_task_delays(60, 60)
-    emulator.set_listing_lag(3.0)
+    emulator.set_listing_lag(5.0)  # well past the 2 s invocation, however slow the machine
     record = {"DomainName": "example.com", "KeyTag": 2371}
     status, _, made = http(function, record)
     assert status == 202
@@ -214,7 +214,7 @@ def test_a_request_that_cannot_wait_for_the_listing_stays_open_and_is_joined_whe
     body = json.loads(answer["body"])
     assert (answer["statusCode"], body["Code"]) == (503, "TaskNotListedYet"), body
     assert "Retry-After" in answer["headers"] and len(function.domain_api_calls(SAVE)) == 1
-    time.sleep(3.2)  # the lag has passed since the 503, so since the task was made
+    time.sleep(5.2)  # the lag has passed since the 503, so since the task was made
     asked_again["requestContext"]["requestId"] += "-again"
     answer = function.invoke(asked_again, timeout_seconds=2)
     joined = json.loads(answer["body"])
@@ -229,7 +229,7 @@ def test_a_deletion_not_listed_yet_of_another_key_tag_counts_in_the_safety_check
     first, second = zone.keys
     serve(zone, registry={zone.domain: rows(*zone.ds_rows(), stale_ds(zone.domain))})
     emulator.set_task_delays(60, 60)
-    emulator.set_listing_lag(5.0)
+    emulator.set_listing_lag(10.0)
     status, _, made = http(function, {"DomainName": zone.domain, "KeyTag": first.key_tag})
     assert (status, made["SafetyCheck"]) == (202, "passed")
     status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag})
