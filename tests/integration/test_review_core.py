@@ -195,9 +195,12 @@ def test_a_request_for_a_record_whose_task_is_not_listed_yet_waits_and_joins_it(
     emulator.set_listing_lag(1.0)
     record = {"DomainName": "example.com", "KeyTag": 2371}
     [made] = function.invoke([queue_message(record, "M-a")])["Results"]
+    reads_before = len(function.domain_api_calls("QueryTaskDetailList"))
     [joined] = function.invoke([queue_message(record, "M-b")])["Results"]
     assert (joined["TaskNo"], joined.get("Joined")) == (made["TaskNo"], True), joined
     assert len(function.domain_api_calls(SAVE)) == 1 and len(function.tasks("example.com")) == 1
+    # It looked again every 0.5 s for about a second, not in a tight loop.
+    assert 2 <= len(function.domain_api_calls("QueryTaskDetailList")) - reads_before <= 6
 
 
 def test_a_request_that_cannot_wait_for_the_listing_stays_open_and_is_joined_when_asked_again(function, emulator):

@@ -27,6 +27,20 @@ EQUIVALENTS = (
     Equivalent(SUBMISSION, "RecordTask.decode", "text or '' -> text or not ''",
                "json.loads(True) raises TypeError where json.loads('') raises ValueError: both are caught, "
                "and decode returns None either way."),
+    Equivalent(SUBMISSION, "RecordTask.may_be_unlisted",
+               "now_ms - self.noted_ms < settle_seconds * 1000 -> now_ms - self.noted_ms <= settle_seconds * 1000",
+               "Differs only in the very millisecond the settle time ends: the mutant then looks once more (its "
+               "wait is 0 s), with the same outcome."),
+    Equivalent(SUBMISSION, "Submission._join",
+               "wait > self._p.deadline.remaining() - RESUBMIT_RESERVE_SECONDS -> "
+               "wait >= self._p.deadline.remaining() - RESUBMIT_RESERVE_SECONDS",
+               "Differs only when the wait equals the time left less the reserve to the float, which no test "
+               "(and no caller) can arrange."),
+    Equivalent(SUBMISSION, "Submission.run",
+               "task.joined or self._clearance is None -> task.joined and self._clearance is None",
+               "A joined task never has a clearance (_join answers before the guard runs), and replacing a "
+               "task's guard with None (no clearance) leaves it equal to itself: both branches return the same "
+               "Task in every reachable case."),
     Equivalent(SUBMISSION, "Submission._join", "self._clear_marker() -> pass",
                "A request that joins has no marker of its own left: its marker exists only if it sent and never "
                "settled, and then any other request for the domain settles (clears) it before it may send; so a "
