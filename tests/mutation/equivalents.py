@@ -84,10 +84,6 @@ EQUIVALENTS = (
                                                              "fields.get('attempted_at_ms') or not 0",
                "Both stores always hold attempted_at_ms as a number's text ('0' until a send: the in-memory "
                "record's default, Redis's ACQUIRE script), so the `or` never decides."),
-    Equivalent(IDEMPOTENCY, "_field_parsers", "default is MISSING or type(default) is str -> "
-                                              "default is MISSING and type(default) is str",
-               "Text fields then have no parser: _changed meets the KeyError and falls back to from_fields, which "
-               "makes the same record, only slower (what make bench measured the parsers for)."),
     Equivalent(IDEMPOTENCY, "InMemoryStore._live", "entry[1] <= now -> entry[1] < now",
                "Whether an entry lives through the very millisecond its TTL ends: no caller can tell (TTLs are "
                "seconds to days), and Redis itself keeps a key through that millisecond (it expires when now > "
