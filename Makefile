@@ -19,7 +19,7 @@ help:
 	@echo "make emulator  the Domain API + MNS emulator alone on 127.0.0.1:\$$EMULATOR_PORT"
 	@echo "make build     build/function.zip and build/layer.zip for FC (python3.10, manylinux x86_64)"
 	@echo "make bench     benchmarks against the official SDK stack; writes bench/results.json"
-	@echo "make mutate    mutation campaign over the exactly-once core (not part of make test; about 30 minutes)"
+	@echo "make mutate    mutation campaign over the exactly-once core (not part of make test; about 45 minutes)"
 	@echo "make deploy    build, upload to OSS, create or update the ROS stack (README: Deploying); DRY_RUN=1 only prints the plan"
 	@echo "make cli ARGS=\"send --webhook URL --domain D --key-tag N --follow\"   the operator's tool (README: For operators)"
 	@echo "make clean     remove build/ and .pytest_cache (not .venv)"
