@@ -202,7 +202,7 @@ def test_a_read_answer_of_another_shape_is_a_typed_retryable_error(emulator, ses
     # The emulator always answers in the documented shape; a service that changed its shape is
     # what this stands in for, so only the answer is replaced.
     class ChangedService(DomainApiClient):
-        def call(self, action, params, *, mutating):
+        def call(self, action, params, *, mutating, answers=()):
             return {"RequestId": "r-1", **answer}
 
     with pytest.raises(RetryableError) as caught:

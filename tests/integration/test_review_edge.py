@@ -127,3 +127,27 @@ def test_a_2xx_with_a_code_and_no_task_no_is_unknown_for_the_send_and_retryable_
     with pytest.raises(RetryableError) as caught:
         client.query_ds_records("example.net")
     assert (caught.value.code, caught.value.http_status) == ("InvalidResponse", 200)
+
+
+@pytest.mark.parametrize("body", [{"RequestId": "R-9"}, {}], ids=["request-id-only", "empty-object"])
+def test_a_2xx_json_without_the_actions_answer_is_never_read_as_an_empty_answer(misbehaving, body):
+    """A proxy's JSON at 200 with no Code and none of the action's fields: read as QueryDSRecord's
+    answer, it listed no DS record, and the pre-check answered DSRecordAlreadyAbsent for good with
+    the record still in place. Each action's answer must carry its own fields (DSRecordList, Data,
+    TaskNo); anything else is unknown for the send and retryable for a read."""
+    client = domain_client(misbehaving(_json_200(body)).url)
+    for read in (lambda: client.query_ds_records("example.net"), lambda: client.query_task_details("T-1"),
+                 lambda: client.query_task_list(0, 1)):
+        with pytest.raises(RetryableError) as caught:
+            read()
+        assert (caught.value.code, caught.value.http_status) == ("InvalidResponse", 200)
+    with pytest.raises(OutcomeUnknownError) as caught:
+        client.save_deleting_ds_task("example.net", 31589)
+    assert caught.value.code in ("InvalidResponse", "MissingTaskNo")
+
+
+def test_a_2xx_with_a_code_and_the_actions_answer_is_the_answer_for_a_read_as_for_the_send(misbehaving):
+    answer = {"RequestId": "R-3", "Code": "200", "Success": True,
+              "DSRecordList": [{"KeyTag": 7, "Algorithm": 13, "DigestType": 2, "Digest": "AB" * 32}]}
+    listed = domain_client(misbehaving(_json_200(answer)).url).query_ds_records("example.net")
+    assert [record.key_tag for record in listed.records] == [7]

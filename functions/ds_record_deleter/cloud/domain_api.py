@@ -136,7 +136,7 @@ class DomainApiClient:
         """Submit a deletion task. NOT idempotent: every accepted call creates a task."""
         action = "SaveSingleTaskForDeletingDSRecord"
         body = self.call(action, {"DomainName": domain, "KeyTag": key_tag, "Lang": lang,
-                                  "UserClientIp": user_client_ip}, mutating=True)
+                                  "UserClientIp": user_client_ip}, mutating=True, answers=("TaskNo",))
         task_no = body.get("TaskNo")
         if not task_no:
             # Accepted (2xx) yet no TaskNo: the task may exist, so this is not a clean failure.
@@ -145,7 +145,8 @@ class DomainApiClient:
         return SubmittedTask(task_no=task_no, request_id=body.get("RequestId", ""))
 
     def query_ds_records(self, domain: str, lang: Optional[str] = None) -> DsRecordList:
-        body = self.call("QueryDSRecord", {"DomainName": domain, "Lang": lang}, mutating=False)
+        body = self.call("QueryDSRecord", {"DomainName": domain, "Lang": lang}, mutating=False,
+                         answers=("DSRecordList",))
         with _malformed_answer_is_retryable("QueryDSRecord"):
             return self._ds_record_list(body)
 
@@ -170,7 +171,7 @@ class DomainApiClient:
         body = self.call("QueryTaskDetailList", {
             "TaskNo": task_no, "DomainName": domain, "TaskStatus": task_status,
             "PageNum": page_num, "PageSize": page_size, "Lang": lang,
-        }, mutating=False)
+        }, mutating=False, answers=("Data",))
         with _malformed_answer_is_retryable("QueryTaskDetailList"):
             return self._task_detail_page(body, page_num, page_size)
 
@@ -197,7 +198,8 @@ class DomainApiClient:
     def query_task_list(self, begin_ms: int, end_ms: int, *, page_num: int = 1, page_size: int = 100) -> TaskListPage:
         """The account's tasks created between two instants (the service may round to days)."""
         body = self.call("QueryTaskList", {"BeginCreateTime": begin_ms, "EndCreateTime": end_ms,
-                                           "PageNum": page_num, "PageSize": page_size}, mutating=False)
+                                           "PageNum": page_num, "PageSize": page_size}, mutating=False,
+                         answers=("Data",))
         with _malformed_answer_is_retryable("QueryTaskList"):
             return self._task_list_page(body)
 
@@ -210,8 +212,9 @@ class DomainApiClient:
 
     # --- one signed call --------------------------------------------------------------------
 
-    def call(self, action: str, params: Mapping[str, Any], *, mutating: bool) -> dict:
-        """Sign and send one RPC call; the answer's JSON body, or a typed CloudError."""
+    def call(self, action: str, params: Mapping[str, Any], *, mutating: bool, answers: Tuple[str, ...] = ()) -> dict:
+        """Sign and send one RPC call; the answer's JSON body, or a typed CloudError. answers: the
+        fields the action's answer always has: a 2xx without them is not the service's answer."""
         query = {key: str(value) for key, value in params.items() if value is not None}
         if self._signature_version == "v3":
             url, headers = self._sign_v3(action, query)
@@ -219,7 +222,7 @@ class DomainApiClient:
             url, headers = self._sign_v1(action, query)
         response = send(self._session, "POST", url, headers=headers, body=b"", timeout=self._timeout,
                         service=SERVICE, action=action, mutating=mutating, time_left=self._time_left)
-        return self._read(response, action, mutating)
+        return self._read(response, action, mutating, answers)
 
     def _timestamp(self) -> str:
         return signing.iso8601_utc(self._clock())
@@ -261,20 +264,19 @@ class DomainApiClient:
         headers = {"host": self._host, "accept": "application/json"}
         return f"{self._base_url}/?{signing.canonical_query(params)}", headers
 
-    def _read(self, response: requests.Response, action: str, mutating: bool) -> dict:
+    def _read(self, response: requests.Response, action: str, mutating: bool, answers: Tuple[str, ...]) -> dict:
         try:
             # Bytes straight to json: Response.json() would first guess a text encoding.
             body = json.loads(response.content)
         except ValueError:  # also a body that is not UTF-8
             body = None
         status = response.status_code
-        if status < 400 and isinstance(body, dict) and "Code" not in body:
-            return body
-        if status < 300 and isinstance(body, dict) and mutating and body.get("TaskNo"):
-            return body  # a 2xx naming its TaskNo: the task exists, whatever Code the answer also carries
+        if status < 300 and isinstance(body, dict) and all(field in body for field in answers) and (
+                answers or "Code" not in body):
+            return body  # the action's own answer, whatever Code it also carries
         # Only the service's own JSON error (a 4xx or 5xx status) is its refusal; anything else (a
-        # gateway's HTML page, a proxy's JSON, a Code in a 2xx) says by its status alone what may
-        # have happened.
+        # gateway's HTML page, a proxy's JSON, a 2xx without the action's answer) says by its
+        # status alone what may have happened.
         from_service = status >= 400 and isinstance(body, dict) and bool(body.get("Code")) and "RequestId" in body
         if not from_service and status < 400:  # accepted, unreadable: says nothing of the effect
             error_class = OutcomeUnknownError if mutating else RetryableError
