@@ -437,3 +437,26 @@ def test_the_sample_watch_event_runs_one_check(function):
     assert (timed_out["TaskNo"], timed_out["LastTaskStatus"], timed_out["Source"]) == (
         "e893148f-6343-4ae1-9eba-6e2a4116e142", "EXECUTING", {"Trigger": "http", "Id": "1-64f6cd87-http-single"})
     assert function.domain_api_calls("QueryTaskDetailList")  # it asked the service first
+
+
+@pytest.mark.parametrize("fault", ["forbidden", "unavailable"])
+def test_a_check_past_the_bound_that_cannot_ask_tells_timed_out_rather_than_failing_for_ever(
+        watched, emulator, watch_settings, fault):
+    """WATCH_MAX_SECONDS was applied only after a read that worked: a permission removed for good
+    (Forbidden.RAM, a deferred error) failed every delivery of a check past its bound, so no end
+    was ever told and the stream behind it stalled. Past the bound, the last status seen is told."""
+    watch_settings.setenv("WATCH_MAX_SECONDS", "1")
+    watch_settings.setenv("WATCH_FIRST_DELAY_SECONDS", "1")
+    watched.instance = FunctionInstance(Settings.from_environ(os.environ), watched.instance.store)
+    emulator.put_domain({"DomainName": "example.org", "DSRecords": [
+        {"KeyTag": 12345, "Algorithm": 13, "DigestType": 2, "Digest": "AB" * 32}], "TaskOutcome": "executing"})
+    result = request_once(watched, "example.org", 12345)
+    [check] = watched.deliver()["Results"]
+    assert (check["Status"], check["TaskStatus"]) == ("WATCHING", "EXECUTING")
+    time.sleep(1.2)
+    emulator.set_faults({"rules": [{"service": "domain", "action": "QueryTaskDetailList", "fault": fault,
+                                    "rate": 1}]})
+    [check] = watched.deliver()["Results"]
+    assert (check["Status"], check["Event"]) == ("ENDED", "DSRecordDeletionTimedOut"), check
+    [timed_out] = watched.ends()
+    assert (timed_out["TaskNo"], timed_out["LastTaskStatus"]) == (result["TaskNo"], "EXECUTING")

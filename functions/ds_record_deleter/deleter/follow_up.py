@@ -189,9 +189,15 @@ class FollowUpUseCase:
                 **log, "code": error.code, "reason": error.message})
             state, listed = None, False
         except CloudError as error:
-            logger.warning("Task not checked: the watch message comes again", extra={
+            if not self._out_of_time(self._clock() - message.watching_since):
+                logger.warning("Task not checked: the watch message comes again", extra={
+                    **log, "code": error.code, "reason": error.message})
+                return CheckOutcome(NOT_CHECKED, item.source, message, code=error.code, reason=error.message)
+            # Past the bound, a read that keeps failing (a permission removed for good) must not
+            # hold the end back for ever: the last status seen is told.
+            logger.warning("Task not checked at its bound: its last status is told", extra={
                 **log, "code": error.code, "reason": error.message})
-            return CheckOutcome(NOT_CHECKED, item.source, message, code=error.code, reason=error.message)
+            state, listed = None, False
         status = state.status if state is not None else ""
         log["task_status"] = status or None
         logger.info("Task checked", extra=log)
