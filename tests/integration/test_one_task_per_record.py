@@ -339,3 +339,32 @@ def test_a_task_whose_record_note_failed_is_still_joined_by_the_next_request(fun
     [b] = function.invoke([queue_message(RECORD, "M-b")])["Results"]
     assert (b["TaskNo"], b["Joined"]) == (a["TaskNo"], True)
     assert len(function.tasks()) == 1 and len(function.domain_api_calls(SAVE)) == 1
+
+
+def test_the_same_request_asked_again_after_its_record_note_failed_makes_no_second_task(
+        function, emulator, monkeypatch, short_copy_window):
+    """As the test above, but asked again under the SAME key (a webhook call without an
+    IdempotencyKey, keyed by what it asks, its record kept only for the copy window). The domain's
+    marker names that key, so the request skipped settling it as "my own send", while its fresh
+    record knew of no send and no note named the task: a second task. A marker of its own key
+    that its record does not know of is settled like another request's."""
+    from deleter.idempotency import StoreError
+
+    emulator.set_task_delays(60, 60)
+    monkeypatch.setenv("RECONCILE_SETTLE_SECONDS", "0.2")  # the second waits the first's send out
+    real_set_marker = InMemoryStore.set_marker
+    failures = {"left": 1}
+
+    def flaky_set_marker(self, name, value, ttl_ms):
+        if name.startswith("task-of:") and failures["left"]:
+            failures["left"] -= 1
+            raise StoreError("store blip")
+        return real_set_marker(self, name, value, ttl_ms)
+
+    monkeypatch.setattr(InMemoryStore, "set_marker", flaky_set_marker)
+    first = answer_of(function.invoke(http_event(RECORD)))
+    assert first["status"] == 202 and failures["left"] == 0
+    short_copy_window()  # the settled record keyed by content is gone
+    second = answer_of(function.invoke(http_event(RECORD)))
+    assert len(function.domain_api_calls(SAVE)) == 1, (first, second)
+    assert second["TaskNo"] == first["TaskNo"]

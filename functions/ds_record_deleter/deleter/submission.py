@@ -324,8 +324,8 @@ class Submission:
         if earlier is None:
             self._p.store.clear_marker(self._marker_name, raw)  # unreadable: it protects nothing
             return
-        if earlier.key == self._key:
-            return
+        if earlier.key == self._key and self._first_sent_ms:
+            return  # its own send, which its record knows of: _run reconciles it
         self._wait_to_settle(earlier.last_sent_ms, RetryableError(
             "DomainUnsettled", "An earlier request's deletion for this domain may still be acted on; this request "
             "waits for it", service="Domain", action=ACTION))
