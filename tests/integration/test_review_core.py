@@ -12,6 +12,7 @@ import pytest
 from deleter.source import Source
 from deleter.watch_message import WatchMessage
 from local.dns import SignedZone, stale_ds
+from local.queue_trigger import cloud_events
 
 from tests.redis_server import redis_server, redis_url  # noqa: F401  (fixtures)
 
@@ -238,3 +239,28 @@ def test_a_deletion_not_listed_yet_of_another_key_tag_counts_in_the_safety_check
     status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag})
     assert (status, body["Code"]) == (409, "DeletionWouldBreakDNSSEC"), body
     assert made["TaskNo"] in body["Message"] and len(function.domain_api_calls(SAVE)) == 1
+
+
+def test_an_end_whose_publish_outcome_is_unknown_is_told_again_as_decided_not_decided_again(watched, emulator):
+    """TimedOut was published, but its answer was lost (the connection dropped after MNS took
+    it), so the end's record was freed for the redelivery. By then the task had succeeded, and the
+    redelivery decided again: Completed, a second, different end for one TaskNo. The end decided
+    first is kept before it is published, and told again as it was."""
+    from triggers.common import RedeliveryRequired
+
+    emulator.set_task_delays(1, 0.5)  # still waiting when the late check comes, done 1.5 s later
+    [result] = watched.invoke({"DomainName": "example.net", "KeyTag": 31589})["Results"]
+    long_ago = datetime.now(timezone.utc) - timedelta(days=2)
+    late = WatchMessage(result["TaskNo"], "example.net", 31589, Source("mns_queue", "m"), 90, long_ago, long_ago,
+                        "WAITING_EXECUTE")
+    emulator.set_faults({"rules": [{"service": "mns", "action": "PublishMessage", "fault": "drop_after",
+                                    "rate": 1}]})
+    with pytest.raises(RedeliveryRequired):
+        watched.invoke(cloud_events([("M-late", late.encode())], "ds-record-deleter-watch",
+                                    emulator.account_id, emulator.region), timeout_seconds=5)
+    emulator.set_faults(None)
+    time.sleep(2)
+    assert [task["TaskStatus"] for task in watched.function.tasks()] == ["EXECUTE_SUCCESS"]  # meanwhile
+    [again] = watched.deliver_body(late.encode(), "M-late")["Results"]
+    assert (again["Status"], again["Event"]) == ("ENDED", "DSRecordDeletionTimedOut"), again
+    assert {end["Event"] for end in watched.ends()} == {"DSRecordDeletionTimedOut"}

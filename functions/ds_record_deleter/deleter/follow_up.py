@@ -244,17 +244,17 @@ class FollowUpUseCase:
 
     def _end(self, item: IncomingCheck, status: str, notification: Notification, log: dict) -> CheckOutcome:
         """Publish how the task ended, once per TaskNo (whichever end was decided first), and note it."""
-        def publish() -> None:
-            self._p.publish_retrier.call(lambda: self._p.notifier.send(notification),
+        def publish(decided: str) -> None:
+            told = notifications.from_json(decided)
+            self._p.publish_retrier.call(lambda: self._p.notifier.send(told),
                                          retry_on=(RetryableError, OutcomeUnknownError), what="PublishMessage")
 
         task_no, event = item.message.task_no, notification.event
         log, made = {**log, "event": event}, False
         try:
-            made = self._once.run(f"watch:{task_no}|end", publish, log)
-            # An end told by another check whose note was not written yet: its event is not known
-            # here, this one's stands in for it.
-            event = event if made else (self._p.store.marker(ended_name(task_no)) or event)
+            # The end decided first stands: told again as it was, however the task stands now.
+            made, decided = self._once.run_decided(f"watch:{task_no}|end", notification.to_json(), publish, log)
+            event = notifications.from_json(decided).event
             self._p.store.set_marker(ended_name(task_no), event, self._once.settled_ttl_ms)
         except (CloudError, StoreError, Busy, ValueError) as error:
             if isinstance(error, StoreError) and made:  # told, not noted: only a late copy could tell it again

@@ -36,6 +36,12 @@ class Notification:
         return json.dumps(self.body, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
+def from_json(text: str) -> Notification:
+    """A notification from its published JSON (Notification.to_json)."""
+    body = json.loads(text)
+    return Notification(body["Event"], body)
+
+
 def timestamp(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 

@@ -2,12 +2,13 @@
 message that asks for it is delivered: the key's record in the idempotency store is acquired
 under a lease, the effect made, and only then the record made final. An effect that failed frees
 the record at once, so the redelivery makes it; one whose record could not be made final may be
-made again (consumers dedupe by TaskNo and Event), never lost.
+made again (consumers dedupe by TaskNo and Event), never lost. An effect that carries a decision
+keeps it in the record first, so that making it again never tells something else.
 """
 from __future__ import annotations
 
 import uuid
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from . import idempotency
 from .deadline import Deadline
@@ -32,14 +33,24 @@ class Once:
     def run(self, key: str, effect: Callable[[], object], log: dict) -> bool:
         """True when the effect was made now, False when it had been made before. Raises Busy, a
         StoreError (nothing was made), or what the effect raised (its record freed)."""
+        return self.run_decided(key, "", lambda _: effect(), log)[0]
+
+    def run_decided(self, key: str, decision: str, effect: Callable[[str], object], log: dict) -> Tuple[bool, str]:
+        """As run, for an effect that carries a decision (the end told for a task): the first
+        decision is kept in the key's record before the effect is made, and every later run (the
+        effect's outcome unknown, the invocation killed before the record was made final) makes
+        the effect with it, never with a decision of its own. (made now, the decision that stands)."""
         owner = f"{self._instance_id}/{uuid.uuid4().hex}"
         claim = self._acquire(key, owner)
         if claim.record.final:
-            return False
+            return False, claim.record.message or decision
         if not claim.acquired:
             raise Busy(key)
+        if decision and not claim.record.message:
+            self._store.update(key, owner, {"message": decision}, self.settled_ttl_ms)
+        decision = claim.record.message or decision
         try:
-            effect()
+            effect(decision)
         except BaseException:
             self._free(key, owner, log)
             raise
@@ -49,7 +60,7 @@ class Once:
         except StoreError as error:  # made, not recorded: a redelivery makes it again, nothing is lost
             logger.warning("Effect made but not recorded: a redelivery may repeat it",
                            extra={**log, "once_key": key, "store_error": str(error)})
-        return True
+        return True, decision
 
     def _acquire(self, key: str, owner: str):
         """The key's record; while this instance holds it (two copies of one message in a batch),
