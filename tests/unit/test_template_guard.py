@@ -36,7 +36,9 @@ def test_every_choice_is_one_the_function_reads_as_meant(template):
 @pytest.mark.parametrize("resolver, parsed", [("192.0.2.53", ("192.0.2.53", 53)),
                                               ("192.0.2.53:5353", ("192.0.2.53", 5353)),
                                               ("[2001:db8::53]:53", ("2001:db8::53", 53)),
-                                              ("2001:db8::53", ("2001:db8::53", 53))])
+                                              ("2001:db8::53", ("2001:db8::53", 53)),
+                                              ("10.255.0.1:65535", ("10.255.0.1", 65535)),
+                                              ("[::1]:1", ("::1", 1))])
 def test_a_resolver_the_function_takes_passes_ros_and_reaches_it(template, resolver, parsed):
     assert not refused_by_ros(template, DnsResolver=resolver)
     environ = environment(template, DnsResolver=resolver)
@@ -46,6 +48,16 @@ def test_a_resolver_the_function_takes_passes_ros_and_reaches_it(template, resol
 
 @pytest.mark.parametrize("resolver", ["resolver.example", "resolver.example:53", "192.0.2.53/24", "dns://192.0.2.53"])
 def test_a_resolver_name_is_refused_by_ros_and_by_the_function(template, resolver):
+    assert refused_by_ros(template, DnsResolver=resolver)
+    with pytest.raises(settings.ConfigurationError):
+        settings.Settings.from_environ({**environment(template), "DNS_RESOLVER": resolver})
+
+
+@pytest.mark.parametrize("resolver", ["1.2.3", "999.1.1.1", ":", "1.2.3.4:99999", "1.2.3.4:0", "[::1]:0",
+                                      "01.2.3.4"])
+def test_a_malformed_address_or_port_is_refused_by_ros_as_by_the_function(template, resolver):
+    """Passed by ROS and refused by the function, the stack deployed and every invocation failed
+    as misconfigured."""
     assert refused_by_ros(template, DnsResolver=resolver)
     with pytest.raises(settings.ConfigurationError):
         settings.Settings.from_environ({**environment(template), "DNS_RESOLVER": resolver})
@@ -67,3 +79,11 @@ def test_each_variable_comes_from_its_parameter(template):
     function = template["Resources"]["Function"]["Properties"]["EnvironmentVariables"]
     for parameter, variable in VARIABLES.items():
         assert parameter in str(function[variable]), (parameter, function[variable])
+
+
+def test_the_request_queue_and_the_watch_queue_must_differ(template):
+    """The function refuses a watch message that comes from a queue other than WATCH_QUEUE: one
+    queue for both would leave that rule nothing to tell apart."""
+    assert refused_by_ros(template, RequestQueueName="shared-queue", WatchQueueName="shared-queue")
+    assert not refused_by_ros(template, RequestQueueName="requests-q", WatchQueueName="watch-q")
+    assert not refused_by_ros(template, RequestQueueName="", WatchQueueName="")
