@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Any, List, Mapping, Optional, TextIO
 
-from cloud.errors import REDACTED
+from cloud.errors import redact
 
 from .commands import add_commands
 from .errors import Problem
@@ -41,9 +41,7 @@ class Console:
         self._secrets = tuple(secret for secret in secrets if len(secret) >= 8)
 
     def _write(self, stream: TextIO, line: str) -> None:
-        for secret in self._secrets:
-            line = line.replace(secret, REDACTED)
-        stream.write(line + "\n")
+        stream.write(redact(line, self._secrets) + "\n")  # also their percent-encoded forms
         stream.flush()
 
     def out(self, line: str) -> None:

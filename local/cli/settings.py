@@ -8,11 +8,11 @@ from typing import Mapping, Optional
 from cloud.credentials import ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_SECURITY_TOKEN, Credentials
 from cloud.http import new_session
 from cloud.mns import MnsClient
+from deleter.settings import WEBHOOK_SECRET_MIN_LENGTH as MIN_SECRET_LENGTH
 
 from .errors import Problem
 
 WEBHOOK_SECRET = "WEBHOOK_SECRET"
-MIN_SECRET_LENGTH = 32  # the function refuses a shorter one (deleter/settings.py)
 MNS_ENDPOINT = "MNS_ENDPOINT"
 MNS_TIMEOUT = (3.05, 10.0)
 
@@ -21,7 +21,7 @@ def webhook_secret(environ: Mapping[str, str], unsigned: bool) -> Optional[str]:
     """The secret that signs webhook requests; None with --unsigned (a webhook without one)."""
     if unsigned:
         return None
-    secret = environ.get(WEBHOOK_SECRET, "")
+    secret = environ.get(WEBHOOK_SECRET, "").strip()  # as the function reads it
     if not secret:
         raise Problem(f"{WEBHOOK_SECRET} is not set: the webhook takes requests signed with the function's "
                       "secret; set it, or pass --unsigned for a webhook started without one (plain `make run`)")
@@ -49,5 +49,5 @@ def mns_client(environ: Mapping[str, str]) -> MnsClient:
 
 def secrets_of(environ: Mapping[str, str]) -> tuple:
     """Every value the CLI must never print, for a last redaction of what it does print."""
-    return tuple(value for value in (environ.get(WEBHOOK_SECRET), environ.get(ENV_ACCESS_KEY_SECRET),
+    return tuple(value for value in (environ.get(WEBHOOK_SECRET, "").strip(), environ.get(ENV_ACCESS_KEY_SECRET),
                                      environ.get(ENV_SECURITY_TOKEN)) if value)

@@ -75,7 +75,9 @@ class Webhook:
             try:
                 answer = self._call("POST", self.url, body, mutating=True)
             except (RetryableError, OutcomeUnknownError) as error:
-                if error.code == "ConnectionRefused":  # nothing listens: the URL (or make run) is wrong
+                # Nothing listens, and nothing ever did: the URL (or make run) is wrong. Once a POST
+                # may have arrived, a refused retry leaves its outcome unknown, as any other failure.
+                if error.code == "ConnectionRefused" and attempt == 0:
                     raise Problem(f"cannot reach the webhook: {error.message}") from None
                 if last:
                     raise Problem(f"no answer from the webhook after {attempt + 1} attempts ({error.code}: "

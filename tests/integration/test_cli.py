@@ -292,3 +292,51 @@ def test_polling_a_task_the_account_does_not_have_ends_after_a_minute(signed_tri
     assert printed.out == []
     assert printed.err[1].startswith("follow: 404 TaskNotFound: The account has no task no-such-task; asking again")
     assert printed.err[-1] == "follow: TaskNotFound: the account has shown no task no-such-task for 60 s"
+
+
+def test_a_webhook_gone_after_taking_the_post_leaves_the_outcome_unknown_not_a_setup_error():
+    """The first POST was read and never answered (the deletion may have been made), then nothing
+    listened any more: 'cannot reach the webhook' (exit 2, could not run as asked) hid that the
+    deletion may exist; it is an unknown outcome (exit 1), to be sent again with the same key."""
+    import socket
+
+    from local.cli.errors import Problem
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def take_one_then_go():
+        connection, _ = listener.accept()
+        connection.recv(65536)  # the POST arrives...
+        listener.close()  # ...and the webhook goes away before answering
+        connection.close()
+
+    threading.Thread(target=take_one_then_go, daemon=True).start()
+    clock, reported = FrozenClock(), []
+    webhook = Webhook(f"http://127.0.0.1:{port}/", SECRET, retries=2, clock=clock.time, sleep=clock.sleep,
+                      report=reported.append)
+    with pytest.raises(Problem) as raised:
+        webhook.post({"DomainName": "example.net", "KeyTag": 31589})
+    assert raised.value.exit_code == NOT_DONE, raised.value.message
+    assert "whether the deletion was made is not known" in raised.value.message
+
+
+def test_the_secret_is_read_as_the_function_reads_it_and_never_printed_in_any_form():
+    """A trailing newline or space (a secret pasted from a file) is stripped by the function, so
+    the tool signs with the stripped value too; and a secret percent-encoded in a printed line
+    (an echoed URL) is masked as well as the plain one."""
+    import io
+    from urllib.parse import quote
+
+    from local.cli import Console
+    from local.cli.settings import webhook_secret
+
+    secret = "an/secret+with=signs-0123456789abcdef"
+    assert webhook_secret({"WEBHOOK_SECRET": f" {secret}\n"}, unsigned=False) == secret
+    out, err = io.StringIO(), io.StringIO()
+    console = Console(out, err, (secret,))
+    console.out(f"plain {secret} encoded {quote(secret, safe='')} twice {quote(quote(secret, safe=''), safe='')}")
+    for form in (secret, quote(secret, safe=""), quote(quote(secret, safe=""), safe="")):
+        assert form not in out.getvalue()
