@@ -34,7 +34,6 @@ ALGORITHM = 13
 KEY_SEEDS = {31589: b"make-run 4664", 2371: b"make-run 67154", 12345: b"make-run 70835", 54321: b"make-run 37549",
              4242: b"make-run 14740", 34330: b"make-run example.net next", 47311: b"make-run xn--bcher-kva.com stale",
              20326: b"make-run example.info 90341", 44383: b"make-run example.info next"}
-SAFE_REQUEST = {"DomainName": "example.net", "KeyTag": 31589}
 REFUSED_REQUEST = {"DomainName": "example.org", "KeyTag": 12345}
 
 

@@ -63,7 +63,7 @@ def runtime_python() -> Optional[str]:
         return sys.executable
     try:
         found = subprocess.run([str(ROOT / ".ci" / "find-python310")], capture_output=True, text=True, timeout=30)
-    except OSError:
+    except (OSError, subprocess.SubprocessError):  # not there, or hung: build from sources only
         return None
     return found.stdout.strip() or None if found.returncode == 0 else None
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from cloud.credentials import credentials_from
 from cloud.domain_api import DomainApiClient
-from cloud.http import new_session
+from cloud.http import new_session, utc_now
 from cloud.mns import MnsClient, default_endpoint
 from deleter.allowlist import DomainAllowlist
 from deleter.deadline import Deadline
@@ -136,9 +135,6 @@ class FunctionInstance:
 
         return process
 
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 def new_guard(settings: Settings, domain_api: Any, retrier: Retrier, deadline: Deadline) -> Guard:
     """The checks before a send. The DNS client imports dnspython only when it asks (cold start);
