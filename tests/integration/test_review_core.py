@@ -71,6 +71,24 @@ def test_a_failed_or_finished_deletion_of_another_key_tag_does_not_count(functio
     assert (status, body["SafetyCheck"]) == (202, "passed"), body
 
 
+def test_a_succeeded_deletion_the_registry_still_lists_counts_as_gone(function, serve, emulator):
+    """A task of another KeyTag that succeeded while the registry's list still shows its row (the
+    list lags its task): that row is gone all the same, so deleting the second key's DS leaves
+    only the stale row: bogus, refused."""
+    zone = SignedZone.generate("succeeded-other.example", (13, 13))
+    first, second = zone.keys
+    listed = rows(*zone.ds_rows(), stale_ds(zone.domain))
+    serve(zone, registry={zone.domain: listed})
+    emulator.set_task_delays(0, 0)
+    status, _, made = http(function, {"DomainName": zone.domain, "KeyTag": first.key_tag})
+    assert status == 202
+    assert [task["TaskStatus"] for task in function.tasks(zone.domain)] == ["EXECUTE_SUCCESS"]
+    emulator.put_domain({"DomainName": zone.domain, "DSRecords": listed})  # the list lags: every row again
+    status, _, body = http(function, {"DomainName": zone.domain, "KeyTag": second.key_tag})
+    assert (status, body["Code"]) == (409, "DeletionWouldBreakDNSSEC"), body
+    assert made["TaskNo"] in body["Message"]
+
+
 # --- Force and AllowInsecure under an IdempotencyKey ----------------------------------------------
 
 def test_asked_again_with_force_under_the_same_idempotency_key_is_checked_again(function, serve):
@@ -114,9 +132,11 @@ def test_a_late_copy_of_an_earlier_check_tells_no_second_end(watched, emulator):
     [told] = watched.deliver_body(late.encode())["Results"]
     assert (told["Status"], told["Event"]) == ("ENDED", "DSRecordDeletionFailed")
     emulator.put_domain({"DomainName": "example.net", "DSRecords": []})  # the list caught up
+    calls = len(watched.function.domain_api_calls())
     [again] = watched.deliver([first])["Results"]  # the first check, delivered again
     assert (again["Status"], again["Event"], again["Replayed"]) == ("ENDED", "DSRecordDeletionFailed", True)
     assert [end["Event"] for end in watched.ends()] == ["DSRecordDeletionFailed"]
+    assert len(watched.function.domain_api_calls()) == calls  # answered from the note, the service not asked
 
 
 def test_a_task_told_timed_out_is_told_nothing_more(watched, emulator):
