@@ -418,6 +418,8 @@ def test_a_check_with_its_store_down_fails_the_invocation(function, watch_settin
 ], ids=["truncated", "incomplete", "newer-version", "hostile-task-no"])
 def test_a_bad_watch_message_is_refused_clearly_and_once(watched, body, field):
     [result] = watched.deliver_body(body, message_id="bad-1")["Results"]
+    # Cut short, it is no JSON at all, so not known for a watch message: InvalidJSON, as any body.
+    assert result["Code"] == ("InvalidJSON" if field is None else "InvalidWatchMessage"), result
     assert result["Status"] == "REJECTED" and result["Code"] in ("InvalidWatchMessage", "InvalidJSON"), result
     assert result["Message"] and (field is None or field in result["Message"])
     watched.deliver_body(body, message_id="bad-1")  # delivered again: not published again

@@ -105,7 +105,7 @@ def test_the_outputs_make_deploy_prints_are_the_stack_s():
 # --- Runbook: a row for every ERROR line, and every row's message is logged at ERROR --------------
 
 def error_messages() -> Set[str]:
-    """What the function logs at ERROR: logger.error's literal messages, the follow-up's
+    """What the function logs at ERROR or above: logger.error's (and .exception's, .critical's) literal messages, the follow-up's
     `_not_done` ones, a reconciliation's claim, and a 5xx refusal's (triggers/common.py)."""
     messages = {"Request refused"}
     for path in FUNCTION.rglob("*.py"):
@@ -114,7 +114,8 @@ def error_messages() -> Set[str]:
                 continue
             name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
             first = node.args[0]
-            if name in ("error", "_not_done") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            if name in ("error", "exception", "critical", "_not_done") and isinstance(first, ast.Constant) and \
+                    isinstance(first.value, str):
                 messages.add(first.value)
             # log = logger.info if ... else logger.error; log("..." + ("" if ... else " and ..."))
             if name == "log" and isinstance(first, ast.BinOp) and isinstance(first.right, ast.IfExp):
